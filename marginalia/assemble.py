@@ -1,0 +1,173 @@
+"""Turn parsed posts and pages into the site model: what is published, and where."""
+
+from __future__ import annotations
+
+import posixpath
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import datetime
+from urllib.parse import unquote, urlsplit
+
+from .errors import BuildError, ContentError, raise_if_any
+from .markup import line_of_link
+from .model import Config, Neighbours, Page, Post, Section, Site, Tag
+from .urls import rewrite_urls, slugify, url_scheme
+
+CONTENT_PREFIX = "content/"
+
+
+@dataclass(frozen=True, slots=True)
+class Visibility:
+    """Which held-back posts a build includes, and the clock it judges them by."""
+
+    now: datetime
+    drafts: bool = False
+    future: bool = False
+    expired: bool = False
+
+
+def assemble_site(posts: list[Post], pages: list[Page], assets: tuple[str, ...],
+                  config: Config, visibility: Visibility,
+                  bodies: dict[str, str] | None = None) -> Site:
+    """Choose the published posts, resolve content links, and group posts."""
+    published, held_back = _split_published(posts, visibility)
+    asset_urls = map_asset_urls(assets, posts)
+    link_targets = {p.rel_path: p.url for p in [*published, *pages]}
+    link_targets.update(asset_urls)
+    known_sources = {p.rel_path for p in [*posts, *pages]}
+    errors: list[BuildError] = []
+    published = [_with_resolved_links(p, link_targets, known_sources, bodies, errors)
+                 for p in published]
+    pages = [_with_resolved_links(p, link_targets, known_sources, bodies, errors)
+             for p in pages]
+    raise_if_any(errors)
+    published.sort(key=_newest_first)
+    return Site(
+        config=config,
+        posts=tuple(published),
+        pages=tuple(sorted(pages, key=lambda p: (p.order, p.url))),
+        sections=_group_sections(published, config),
+        tags=_group_tags(published),
+        neighbours=_find_neighbours(published),
+        held_back=tuple(sorted(held_back, key=_newest_first)),
+        newest_date=max((p.date for p in published), default=None),
+        oldest_date=min((p.date for p in published), default=None),
+        asset_urls=tuple(sorted(asset_urls.items())),
+    )
+
+
+def _newest_first(post: Post) -> tuple:
+    return (-post.date.timestamp(), post.rel_path)
+
+
+def _split_published(posts: list[Post], visibility: Visibility) -> tuple[list, list]:
+    published, held_back = [], []
+    for post in posts:
+        hidden = ((post.draft and not visibility.drafts)
+                  or (post.date > visibility.now and not visibility.future)
+                  or (post.expires is not None and post.expires <= visibility.now
+                      and not visibility.expired))
+        (held_back if hidden else published).append(post)
+    return published, held_back
+
+
+def map_asset_urls(assets: tuple[str, ...], posts: list[Post]) -> dict[str, str]:
+    """Give each file under content/ its URL: beside its post in a bundle, else mirrored."""
+    bundles = {posixpath.dirname(p.rel_path): p.url for p in posts
+               if posixpath.basename(p.rel_path).rsplit(".", 1)[0] == "index"}
+    urls = {}
+    for asset in assets:
+        directory = posixpath.dirname(asset)
+        bundle = next((d for d in _ancestors(directory) if d in bundles), None)
+        if bundle is not None:
+            urls[asset] = bundles[bundle] + asset[len(bundle) + 1:]
+        else:
+            urls[asset] = "/" + asset[len(CONTENT_PREFIX):]
+    return urls
+
+
+def _ancestors(directory: str):
+    while directory and directory + "/" != CONTENT_PREFIX:
+        yield directory
+        directory = posixpath.dirname(directory)
+
+
+def _with_resolved_links(item, targets: dict[str, str], known_sources: set[str],
+                         bodies: dict[str, str] | None, errors: list[BuildError]):
+    """Point relative links at other content files to those files' URLs."""
+    base_dir = posixpath.dirname(item.rel_path)
+
+    def resolve(url: str) -> str:
+        if not url or url.startswith(("/", "#", "?")) or url_scheme(url):
+            return url
+        parts = urlsplit(url)
+        target = posixpath.normpath(posixpath.join(base_dir, unquote(parts.path)))
+        fragment = f"#{parts.fragment}" if parts.fragment else ""
+        if target in targets:
+            return targets[target] + fragment
+        if target.endswith((".md", ".markdown")):
+            reason = ("is a draft or not yet published" if target in known_sources
+                      else "does not exist")
+            body = (bodies or {}).get(item.rel_path, "")
+            errors.append(ContentError(
+                f"link to '{url}': {target} {reason}; fix the path or remove the link",
+                item.rel_path, line_of_link(body, url)))
+        return url
+
+    body_html = rewrite_urls(item.body_html, resolve)
+    return item if body_html == item.body_html else replace(item, body_html=body_html)
+
+
+def _group_sections(posts: list[Post], config: Config) -> tuple[Section, ...]:
+    by_name = defaultdict(list)
+    for post in posts:
+        by_name[post.section].append(post)
+    return tuple(Section(s.name, s.slug, s.description, f"/{s.slug}/", tuple(by_name[s.name]))
+                 for s in config.sections)
+
+
+def _group_tags(posts: list[Post]) -> tuple[Tag, ...]:
+    by_slug: dict[str, list[Post]] = defaultdict(list)
+    names: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for post in posts:
+        for tag in post.tags:
+            slug = slugify(tag)
+            by_slug[slug].append(post)
+            names[slug][tag.casefold()].append(post.rel_path)
+    errors = []
+    for slug, spellings in sorted(names.items()):
+        if len(spellings) > 1:
+            listed = "; ".join(f"'{name}' in {', '.join(files[:3])}"
+                               for name, files in sorted(spellings.items()))
+            errors.append(ContentError(
+                f"tags that differ only in punctuation share the URL /tags/{slug}/: "
+                f"{listed}; spell them the same way", min(f for fs in spellings.values()
+                                                          for f in fs)))
+    raise_if_any(errors)
+    tags = []
+    for slug, tagged in sorted(by_slug.items()):
+        name = _most_common_spelling(tagged, slug)
+        tags.append(Tag(name, slug, f"/tags/{slug}/", tuple(tagged)))
+    return tuple(tags)
+
+
+def _most_common_spelling(posts: list[Post], slug: str) -> str:
+    counts: dict[str, int] = defaultdict(int)
+    for post in posts:
+        for tag in post.tags:
+            if slugify(tag) == slug:
+                counts[tag] += 1
+    return min(counts, key=lambda name: (-counts[name], name))
+
+
+def _find_neighbours(posts: list[Post]) -> dict[str, Neighbours]:
+    by_section = defaultdict(list)
+    for post in posts:
+        by_section[post.section].append(post)
+    neighbours = {}
+    for section_posts in by_section.values():
+        for index, post in enumerate(section_posts):
+            newer = section_posts[index - 1] if index > 0 else None
+            older = section_posts[index + 1] if index + 1 < len(section_posts) else None
+            neighbours[post.rel_path] = Neighbours(previous=older, next=newer)
+    return neighbours

@@ -1,0 +1,112 @@
+"""Turn a Markdown body into safe HTML."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import markdown
+import nh3
+
+from .errors import ContentError
+from .urls import is_safe_link, rewrite_urls
+
+ALLOWED_TAGS = {
+    "a", "abbr", "aside", "b", "blockquote", "br", "caption", "cite", "code", "col",
+    "colgroup", "dd", "del", "details", "dfn", "div", "dl", "dt", "em", "figcaption",
+    "figure", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark",
+    "ol", "p", "pre", "q", "s", "samp", "small", "span", "strong", "sub", "summary",
+    "sup", "table", "tbody", "td", "tfoot", "th", "thead", "time", "tr", "u", "ul",
+    "var", "video", "audio", "source", "track", "picture",
+}
+COMMON_ATTRIBUTES = {"id", "class", "title", "lang", "dir"}
+ALLOWED_ATTRIBUTES = {
+    "*": COMMON_ATTRIBUTES,
+    "a": {"href", "rel", "hreflang"},
+    "img": {"src", "srcset", "sizes", "alt", "width", "height", "loading"},
+    "source": {"src", "srcset", "type", "media", "sizes"},
+    "video": {"src", "poster", "controls", "width", "height", "preload", "muted", "loop"},
+    "audio": {"src", "controls", "preload", "loop"},
+    "track": {"src", "kind", "srclang", "label", "default"},
+    "blockquote": {"cite"}, "q": {"cite"}, "del": {"cite", "datetime"},
+    "ins": {"cite", "datetime"}, "time": {"datetime"},
+    "td": {"colspan", "rowspan", "style"}, "th": {"colspan", "rowspan", "scope", "style"},
+    "ol": {"start", "reversed", "type"}, "li": {"value"},
+    "details": {"open"}, "abbr": {"title"},
+}
+LINK_SCHEMES = {"http", "https", "mailto"}
+# Markdown inputs that make Python-Markdown crawl: refuse them before converting.
+MAX_NESTING = 40
+MAX_BRACKET_RUN = 200
+
+_converters: dict[tuple[str, ...], markdown.Markdown] = {}
+
+
+def render_markdown(body: str, extensions: tuple[str, ...], rel_path: str,
+                    body_line: int, unsafe_html: bool = False) -> str:
+    """Convert a post body to HTML, refusing unsafe links and sanitising raw HTML."""
+    _refuse_pathological(body, rel_path, body_line)
+    converter = _converter(extensions)
+    try:
+        rendered = converter.reset().convert(body)
+    except RecursionError:
+        raise ContentError("Markdown is nested too deeply to convert; flatten the "
+                           "lists or quotes", rel_path, body_line) from None
+    _refuse_unsafe_links(rendered, body, rel_path, body_line)
+    if unsafe_html:
+        return rendered
+    return nh3.clean(rendered, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+                     url_schemes=LINK_SCHEMES, link_rel=None,
+                     filter_style_properties={"text-align"})
+
+
+def _converter(extensions: tuple[str, ...]) -> markdown.Markdown:
+    if extensions not in _converters:
+        _converters[extensions] = markdown.Markdown(
+            extensions=list(extensions), output_format="html")
+    return _converters[extensions]
+
+
+def _refuse_pathological(body: str, rel_path: str, body_line: int) -> None:
+    for number, line in enumerate(body.split("\n"), start=body_line):
+        depth = len(line) - len(line.lstrip(" \t>*-+"))
+        if depth > MAX_NESTING * 4 and line.strip():
+            raise ContentError(f"this line is nested {depth} levels deep; "
+                               f"Markdown nesting is limited to {MAX_NESTING}",
+                               rel_path, number)
+        if re.search(rf"[\[\]()]{{{MAX_BRACKET_RUN},}}", line):
+            raise ContentError(f"a run of over {MAX_BRACKET_RUN} brackets; "
+                               "escape them with \\ or put them in `code`",
+                               rel_path, number)
+
+
+def _refuse_unsafe_links(rendered: str, body: str, rel_path: str, body_line: int) -> None:
+    unsafe: list[str] = []
+
+    def check(url: str) -> str:
+        if not is_safe_link(url):
+            unsafe.append(url)
+        return url
+
+    rewrite_urls(rendered, check)
+    if unsafe:
+        url = unsafe[0]
+        raise ContentError(f"link '{url[:80]}' uses a scheme that is not "
+                           "allowed; use http, https, mailto or a relative link",
+                           rel_path, line_of_link(body, url, body_line))
+
+
+def line_of_link(text: str, url: str, first_line: int = 1) -> int:
+    """Return the line where a link's URL first appears in text, or first_line."""
+    index = text.find(url)
+    if index < 0:
+        index = text.find(url.split(":", 1)[0])
+    return first_line + text.count("\n", 0, index) if index >= 0 else first_line
+
+
+def summarize(body_html: str, words: int = 40) -> str:
+    """Return the opening words of the first paragraph, as plain text."""
+    match = re.search(r"<p>(.*?)</p>", body_html, re.S)
+    text = html.unescape(re.sub(r"<[^>]+>", "", match[1] if match else body_html))
+    parts = text.split()
+    return " ".join(parts[:words]) + ("\u2026" if len(parts) > words else "")

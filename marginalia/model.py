@@ -1,0 +1,177 @@
+"""Plain, immutable data passed between the pipeline stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class SectionConfig:
+    name: str
+    slug: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommentsConfig:
+    provider: str  # "none", "giscus", "disqus" or "utterances"
+    enabled: bool  # the default for posts that do not say
+    settings: tuple[tuple[str, str], ...]  # the provider's own settings, sorted
+
+
+@dataclass(frozen=True, slots=True)
+class FeedConfig:
+    items: int
+    full_content: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    site_dir: Path
+    title: str
+    description: str
+    base_url: str  # absolute, always ends with "/"
+    language: str
+    timezone: str
+    publisher: str
+    copyright_start_year: int
+    posts_per_page: int
+    permalink: str
+    footer_links: tuple[Link, ...]
+    sections: tuple[SectionConfig, ...]
+    comments: CommentsConfig
+    feed: FeedConfig
+    markdown_extensions: tuple[str, ...]
+    author: str  # the default byline
+    unsafe_html: bool  # skip the HTML sanitiser for trusted authors
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def base_path(self) -> str:
+        """The path part of base_url: "/" or "/blog/"."""
+        after_scheme = self.base_url.split("://", 1)[1]
+        return "/" + after_scheme.split("/", 1)[1] if "/" in after_scheme else "/"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """One content file as read from disk, before parsing."""
+
+    rel_path: str  # relative to the site root, '/'-separated: "content/posts/a.md"
+    text: str  # decoded, BOM removed, newlines normalised to "\n"
+    kind: str  # "post" or "page"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    name: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    rel_path: str
+    title: str
+    section: str  # the section's name, as declared in site.toml
+    date: datetime  # timezone-aware
+    updated: datetime | None
+    expires: datetime | None
+    dek: str
+    sources: tuple[Source, ...]
+    tags: tuple[str, ...]
+    author: str
+    slug: str
+    comments: bool
+    draft: bool
+    url: str  # site-relative, starts and ends with "/"
+    body_html: str
+    summary: str  # plain text: the dek, or the body's opening words
+    aliases: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def last_modified(self) -> datetime:
+        return self.updated or self.date
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A standing page such as About Us: no section, no date, never listed."""
+
+    rel_path: str
+    title: str
+    description: str
+    layout: str
+    menu: str  # "", "header" or "footer"
+    order: int
+    url: str
+    body_html: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    name: str
+    slug: str
+    description: str
+    url: str
+    posts: tuple[Post, ...]  # newest first
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    name: str
+    slug: str
+    url: str
+    posts: tuple[Post, ...]  # newest first
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbours:
+    previous: Post | None  # older, same section
+    next: Post | None  # newer, same section
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    config: Config
+    posts: tuple[Post, ...]  # published, newest first
+    pages: tuple[Page, ...]
+    sections: tuple[Section, ...]  # in site.toml order
+    tags: tuple[Tag, ...]  # by slug
+    neighbours: dict[str, Neighbours]  # by post rel_path
+    held_back: tuple[Post, ...]  # drafts, future and expired posts left out
+    newest_date: datetime | None
+    oldest_date: datetime | None
+    asset_urls: tuple[tuple[str, str], ...]  # content file rel_path -> URL
+
+    @property
+    def copyright_years(self) -> str:
+        """The footer's years, from the content alone so that rebuilds stay identical."""
+        tz = self.config.tz
+        oldest = self.oldest_date.astimezone(tz).year if self.oldest_date else None
+        start = self.config.copyright_start_year or oldest or 0
+        end = self.newest_date.astimezone(tz).year if self.newest_date else start
+        return f"{start}\u2013{end}" if end > start else str(start)
+
+
+@dataclass(frozen=True, slots=True)
+class OutputFile:
+    rel_path: str  # inside output/, '/'-separated
+    content: bytes
+    source: str  # what made it, for collision messages
+    copy_from: str = ""  # an absolute path to copy instead of content

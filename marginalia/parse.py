@@ -1,0 +1,149 @@
+"""Parse content files into Posts and Pages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .errors import BuildError, ContentError, did_you_mean, raise_if_any
+from .frontmatter import FieldChecker, split_front_matter
+from .markup import render_markdown, summarize
+from .model import Config, Page, Post, SectionConfig, SourceFile
+from .urls import format_permalink, is_valid_slug, slugify
+
+POST_FIELDS = ("title", "section", "date", "updated", "expires", "dek", "sources", "tags",
+               "author", "slug", "comments", "draft", "aliases", "extra")
+PAGE_FIELDS = ("title", "description", "layout", "menu", "order", "url", "extra")
+MENUS = ("", "header", "footer")
+
+
+def parse_all(sources: Iterable[SourceFile], config: Config) -> tuple[list[Post], list[Page]]:
+    """Parse every source, collecting every problem across all files."""
+    posts, pages, errors = [], [], []
+    for source in sources:
+        try:
+            item = parse_source(source, config)
+        except BuildError as error:
+            errors.append(error)
+            continue
+        (pages if isinstance(item, Page) else posts).append(item)
+    raise_if_any(errors)
+    return posts, pages
+
+
+def parse_source(source: SourceFile, config: Config) -> Post | Page:
+    """Parse one content file; raise a ContentError or BuildErrors naming its lines."""
+    if source.kind == "page":
+        return parse_page(source, config)
+    return parse_post(source, config)
+
+
+def parse_post(source: SourceFile, config: Config) -> Post:
+    """Parse a post: front matter checked field by field, body converted to HTML."""
+    matter = split_front_matter(source.text, source.rel_path)
+    check = FieldChecker(matter, source.rel_path)
+    check.reject_unknown(POST_FIELDS)
+    title = check.text("title", required=True)
+    section = _find_section(check, config.sections)
+    date = check.date("date", config.tz, required=True)
+    updated = check.date("updated", config.tz)
+    expires = check.date("expires", config.tz)
+    dek = check.text("dek")
+    sources = check.sources()
+    tags = check.text_list("tags")
+    _check_tag_slugs(check, tags)
+    author = check.text("author", default=config.author)
+    slug = check.slug(title)
+    comments = check.flag("comments", config.comments.enabled)
+    draft = check.flag("draft", False)
+    aliases = _aliases(check)
+    extra = check.mapping("extra")
+    if date and updated and updated < date:
+        check.fail("updated", "'updated' is before 'date'; fix one of them")
+    raise_if_any(check.errors)
+    body_html = render_markdown(matter.body, config.markdown_extensions, source.rel_path,
+                                matter.body_line, config.unsafe_html)
+    assert date is not None and section is not None
+    return Post(
+        rel_path=source.rel_path, title=title, section=section.name, date=date,
+        updated=updated, expires=expires, dek=dek, sources=sources, tags=tags,
+        author=author, slug=slug, comments=comments, draft=draft,
+        url=format_permalink(config.permalink, date.astimezone(config.tz), slug,
+                             section.slug),
+        body_html=body_html, summary=dek or summarize(body_html), aliases=aliases,
+        extra=extra)
+
+
+def parse_page(source: SourceFile, config: Config) -> Page:
+    """Parse a standing page: a title, an optional menu place and a body."""
+    matter = split_front_matter(source.text, source.rel_path)
+    check = FieldChecker(matter, source.rel_path)
+    check.reject_unknown(PAGE_FIELDS)
+    title = check.text("title", required=True)
+    description = check.text("description")
+    layout = check.text("layout", default="page.html")
+    menu = check.text("menu")
+    if menu not in MENUS:
+        check.fail("menu", f"menu '{menu}' is unknown{did_you_mean(menu, MENUS[1:])}; "
+                   "use header or footer")
+    order = check.number("order", 0)
+    url = _page_url(check, source.rel_path)
+    extra = check.mapping("extra")
+    raise_if_any(check.errors)
+    body_html = render_markdown(matter.body, config.markdown_extensions, source.rel_path,
+                                matter.body_line, config.unsafe_html)
+    return Page(rel_path=source.rel_path, title=title, description=description,
+                layout=layout, menu=menu, order=order, url=url, body_html=body_html,
+                extra=extra)
+
+
+def _find_section(check: FieldChecker, sections: tuple[SectionConfig, ...]):
+    name = check.text("section", required=True)
+    if not name:
+        return None
+    for section in sections:
+        if name == section.name or slugify(name) == section.slug:
+            return section
+    known = [s.name for s in sections]
+    check.fail("section", f"unknown section '{name}'{did_you_mean(name, known)}; "
+               f"known sections: {', '.join(known)} (declare new ones in site.toml)")
+    return None
+
+
+def _check_tag_slugs(check: FieldChecker, tags: tuple[str, ...]) -> None:
+    for tag in tags:
+        if not slugify(tag):
+            check.fail("tags", f"tag '{tag}' has no letters or digits to make a URL from")
+
+
+def _aliases(check: FieldChecker) -> tuple[str, ...]:
+    aliases = []
+    for alias in check.text_list("aliases"):
+        if not _is_clean_site_path(alias):
+            check.fail("aliases", f"alias '{alias}' must be a site path such as "
+                       "/2015/old-title/ (no '..', no scheme, no host)")
+        else:
+            aliases.append(alias if alias.endswith((".html", "/")) else alias + "/")
+    return tuple(aliases)
+
+
+def _page_url(check: FieldChecker, rel_path: str) -> str:
+    url = check.text("url")
+    if url:
+        if not (_is_clean_site_path(url) and url.endswith("/")):
+            check.fail("url", f"url '{url}' must be a site path that starts and ends "
+                       "with '/', such as /about/")
+        return url
+    stem = rel_path.split("/", 2)[2].rsplit(".", 1)[0]
+    segments = [s for s in stem.split("/") if s != "index"]
+    for segment in segments:
+        if not is_valid_slug(segment):
+            check.fail("title", f"file name '{segment}' cannot be a URL; rename the "
+                       f"file to '{slugify(segment) or 'page'}.md' or set url:")
+    return "/" + "".join(s + "/" for s in segments)
+
+
+def _is_clean_site_path(path: str) -> bool:
+    segments = path.strip("/").split("/")
+    return (path.startswith("/") and not path.startswith("//") and "\\" not in path
+            and "%" not in path
+            and all(s not in ("", ".", "..") for s in segments if path.strip("/")))

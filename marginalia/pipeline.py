@@ -1,0 +1,78 @@
+"""The whole build, one stage after another."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+from .assemble import Visibility, assemble_site
+from .config import load_config
+from .discover import discover_sources
+from .model import Config, OutputFile, Site
+from .parse import parse_all
+from .render import render_site
+from .templates import load_templates
+from .theme import collect_theme
+from .write import build_lock, check_output_dir, write_output
+
+
+@dataclass(frozen=True, slots=True)
+class BuildOptions:
+    site_dir: Path
+    output_dir: Path
+    now: datetime
+    base_url: str | None = None
+    drafts: bool = False
+    future: bool = False
+    force: bool = False
+    preview: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    site: Site
+    files: tuple[OutputFile, ...]
+    changed: tuple[str, ...]
+    seconds: float
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def load_site(options: BuildOptions) -> tuple[Config, Site]:
+    """Read, check and assemble the site without rendering it."""
+    config = load_config(options.site_dir)
+    if options.base_url:
+        config = replace(config, base_url=options.base_url.rstrip("/") + "/")
+    discovered = discover_sources(options.site_dir)
+    posts, pages = parse_all(discovered.sources, config)
+    bodies = {s.rel_path: s.text for s in discovered.sources}
+    visibility = Visibility(now=options.now, drafts=options.drafts, future=options.future)
+    site = assemble_site(posts, pages, discovered.assets, config, visibility, bodies)
+    return config, site
+
+
+def render_files(site: Site, options: BuildOptions) -> tuple[OutputFile, ...]:
+    """Render every page, feed and copied file of an assembled site."""
+    theme = collect_theme(options.site_dir)
+    env = load_templates(options.site_dir)
+    assets = tuple(
+        OutputFile(url.lstrip("/"), b"", rel_path, str(options.site_dir / rel_path))
+        for rel_path, url in site.asset_urls)
+    return render_site(site, env, theme, options.preview, assets)
+
+
+def build_site(options: BuildOptions) -> BuildResult:
+    """Build the site into options.output_dir, replacing it only on success."""
+    started = time.perf_counter()
+    check_output_dir(options.output_dir, options.site_dir, options.force)
+    _, site = load_site(options)
+    files = render_files(site, options)
+    with build_lock(options.output_dir):
+        changed = write_output(files, options.output_dir)
+    counts = {
+        "pages": sum(f.rel_path.endswith(".html") for f in files),
+        "feeds": sum(f.rel_path.endswith(".xml") and "feed" in f.rel_path for f in files),
+        "posts": len(site.posts),
+    }
+    return BuildResult(site, files, tuple(changed), time.perf_counter() - started, counts)

@@ -1,0 +1,90 @@
+"""Load the Jinja layouts: the site's own first, then the defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from .errors import TemplateError
+
+# The engine's checkout holds the default layouts/ and theme/ beside the package.
+DEFAULTS_DIR = Path(__file__).resolve().parent.parent
+LAYOUTS_DIR = "layouts"
+
+
+def layout_dirs(site_dir: Path) -> list[Path]:
+    """Return the folders searched for layouts, the site's own first."""
+    dirs = [site_dir / LAYOUTS_DIR, DEFAULTS_DIR / LAYOUTS_DIR]
+    return [d for i, d in enumerate(dirs) if d.is_dir() and d.resolve() not in
+            {x.resolve() for x in dirs[:i]}]
+
+
+def load_templates(site_dir: Path) -> jinja2.Environment:
+    """Make a strict, autoescaping environment over the layout folders."""
+    dirs = layout_dirs(site_dir)
+    if not dirs:
+        raise TemplateError("no layouts/ folder in the site or the engine", LAYOUTS_DIR)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(d) for d in dirs], followlinks=False),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,
+    )
+    return env
+
+
+def render_template(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:
+    """Render one layout, turning Jinja's exceptions into a TemplateError with file and line."""
+    try:
+        return env.get_template(name).render(context)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax: {exc.message}",
+                            _layout_path(env, exc.filename or exc.name or name), exc.lineno)
+    except jinja2.TemplateNotFound as exc:
+        raise TemplateError(f"layout '{exc.name}' not found in "
+                            f"{', '.join(_search_path(env))}", f"{LAYOUTS_DIR}/{name}")
+    except jinja2.UndefinedError as exc:
+        path, line = _template_frame(exc)
+        raise TemplateError(f"{exc.message}; check the variable's name (the README lists "
+                            "what each layout receives)", path or f"{LAYOUTS_DIR}/{name}",
+                            line)
+    except jinja2.TemplateError as exc:
+        path, line = _template_frame(exc)
+        raise TemplateError(f"template error: {exc}", path or f"{LAYOUTS_DIR}/{name}", line)
+
+
+def _search_path(env: jinja2.Environment) -> list[str]:
+    loader = env.loader
+    return list(getattr(loader, "searchpath", []))
+
+
+def _layout_path(env: jinja2.Environment, filename: str) -> str:
+    for directory in _search_path(env):
+        try:
+            return f"{LAYOUTS_DIR}/{Path(filename).resolve().relative_to(Path(directory).resolve()).as_posix()}"
+        except ValueError:
+            continue
+    return filename
+
+
+def _template_frame(exc: BaseException) -> tuple[str | None, int | None]:
+    """Find the innermost traceback frame that belongs to a compiled template."""
+    found: tuple[str | None, int | None] = (None, None)
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(".html") or filename.endswith(".xml"):
+            found = (filename, tb.tb_lineno)
+        tb = tb.tb_next
+    if found[0]:
+        for root in (Path.cwd(),):
+            try:
+                return Path(found[0]).resolve().relative_to(root).as_posix(), found[1]
+            except ValueError:
+                pass
+    return found

@@ -1,0 +1,97 @@
+"""Slugs, permalinks and the rewriting of links inside rendered HTML."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Callable
+from datetime import datetime
+from urllib.parse import urljoin, urlsplit
+
+SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+SAFE_SCHEMES = ("http", "https", "mailto")
+# Attributes that carry one URL. srcset is handled apart: it carries several.
+URL_ATTRIBUTE = re.compile(
+    r"""(?P<lead>\s(?P<name>href|src|poster|cite)\s*=\s*)"""
+    r"""(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^\s"'=<>`]+))""",
+    re.IGNORECASE)
+
+
+def slugify(text: str) -> str:
+    """Turn a title or name into a lowercase, hyphenated ASCII slug."""
+    text = unicodedata.normalize("NFKD", text)
+    text = text.encode("ascii", "ignore").decode("ascii").lower()
+    text = re.sub(r"['\u2019]", "", text)
+    text = re.sub(r"\b(?:[a-z]\.){2,}", lambda m: m[0].replace(".", ""), text)
+    return "-".join(re.findall(r"[a-z0-9]+", text))
+
+
+def is_valid_slug(slug: str) -> bool:
+    """Tell whether a slug is safe to use as one path segment."""
+    return bool(SLUG_PATTERN.fullmatch(slug))
+
+
+def format_permalink(pattern: str, date: datetime, slug: str, section_slug: str) -> str:
+    """Fill a permalink pattern such as /{year}/{month}/{day}/{slug}/."""
+    return pattern.format(year=f"{date.year:04d}", month=f"{date.month:02d}",
+                          day=f"{date.day:02d}", slug=slug, section=section_slug)
+
+
+def url_scheme(url: str) -> str:
+    """Return the scheme a browser would see, ignoring tricks such as 'java\\tscript:'."""
+    cleaned = re.sub(r"[\x00-\x20\x7f]+", "", html.unescape(url)).lower()
+    match = re.match(r"^([a-z][a-z0-9+.\-]*):", cleaned)
+    return match[1] if match else ""
+
+
+def is_safe_link(url: str) -> bool:
+    """Allow http, https, mailto and relative links; refuse javascript: and the like."""
+    scheme = url_scheme(url)
+    return scheme == "" or scheme in SAFE_SCHEMES
+
+
+def is_absolute_http(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def rewrite_urls(html_text: str, rewrite: Callable[[str], str]) -> str:
+    """Apply rewrite to every URL held in href, src, poster, cite and srcset."""
+    def replace(match: re.Match) -> str:
+        raw = match["dq"] if match["dq"] is not None else (
+            match["sq"] if match["sq"] is not None else match["bare"])
+        new = rewrite(html.unescape(raw))
+        return f'{match["lead"]}"{html.escape(new, quote=True)}"'
+
+    html_text = URL_ATTRIBUTE.sub(replace, html_text)
+    return re.sub(r'(\ssrcset\s*=\s*)"([^"]*)"',
+                  lambda m: f'{m[1]}"{_rewrite_srcset(m[2], rewrite)}"', html_text)
+
+
+def _rewrite_srcset(value: str, rewrite: Callable[[str], str]) -> str:
+    candidates = []
+    for candidate in html.unescape(value).split(","):
+        parts = candidate.strip().split(None, 1)
+        if parts:
+            parts[0] = rewrite(parts[0])
+            candidates.append(" ".join(parts))
+    return html.escape(", ".join(candidates), quote=True)
+
+
+def absolutize(base: str) -> Callable[[str], str]:
+    """Return a rewriter that resolves relative URLs against an absolute base."""
+    def rewrite(url: str) -> str:
+        if url.startswith("#") or url_scheme(url):
+            return url
+        return urljoin(base, url)
+    return rewrite
+
+
+def prefix_root_relative(base_path: str) -> Callable[[str], str]:
+    """Return a rewriter that puts the site's base path before '/...' links."""
+    def rewrite(url: str) -> str:
+        if url.startswith("/") and not url.startswith("//") and base_path != "/":
+            return base_path.rstrip("/") + url
+        return url
+    return rewrite

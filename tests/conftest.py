@@ -1,0 +1,97 @@
+"""Shared fixtures: inline fixture sites and a way to run the real command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+BUILD_SCRIPT = PROJECT_DIR / "build.py"
+
+MINIMAL_CONFIG = """\
+title = "Test Blog"
+description = "A blog for tests"
+base_url = "https://example.org/"
+language = "en"
+timezone = "America/New_York"
+publisher = "Example Media LLC"
+copyright_start_year = 2010
+posts_per_page = 2
+
+[[footer_links]]
+label = "About Us"
+url = "/about/"
+
+[[sections]]
+name = "North Korea Fallout"
+description = "Fallout"
+
+[[sections]]
+name = "Trade Winds"
+description = "Trade"
+
+[comments]
+provider = "giscus"
+
+[comments.giscus]
+repo = "example/comments"
+repo_id = "R_1"
+category = "Comments"
+category_id = "C_1"
+"""
+
+
+def post_text(title: str = "A Post", section: str = "North Korea Fallout",
+              date: str = "2016-06-29T16:40:00-04:00", body: str = "Some words.\n",
+              **fields: str) -> str:
+    """Return the text of a post file with the given front matter fields."""
+    lines = [f'title: "{title}"', f"section: {section}", f"date: {date}"]
+    lines += [f"{key}: {value}" for key, value in fields.items()]
+    return "---\n" + "\n".join(lines) + "\n---\n" + body
+
+
+def write_site(root: Path, files: dict[str, str | bytes]) -> Path:
+    """Write a site from {relative path: text}; site.toml defaults to a minimal one."""
+    files = {"site.toml": MINIMAL_CONFIG, **files}
+    for rel_path, content in files.items():
+        path = root / rel_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(textwrap.dedent(content) if content.startswith("\n") else content,
+                            encoding="utf-8")
+    return root
+
+
+def run_build(site_dir: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run build.py as an editor would, in a subprocess."""
+    return subprocess.run([sys.executable, str(BUILD_SCRIPT), "--site", str(site_dir), *args],
+                          capture_output=True, text=True, timeout=timeout, cwd=site_dir)
+
+
+def tree_snapshot(root: Path) -> dict[str, bytes]:
+    """Map every file under root to its bytes, to compare trees exactly."""
+    return {p.relative_to(root).as_posix(): p.read_bytes()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def make_site(tmp_path):
+    """Return a function that writes a fixture site and returns its folder."""
+    def make(files: dict[str, str | bytes] | None = None) -> Path:
+        return write_site(tmp_path / "site", files or {})
+    return make
+
+
+@pytest.fixture(scope="session")
+def demo_output(tmp_path_factory) -> Path:
+    """Build the demo site once per session and return its output folder."""
+    output = tmp_path_factory.mktemp("demo") / "output"
+    result = run_build(PROJECT_DIR, "--output", str(output))
+    assert result.returncode == 0, result.stderr
+    return output
