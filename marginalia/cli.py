@@ -12,51 +12,113 @@ from .frontmatter import parse_date
 from .pipeline import BuildOptions, build_site
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+COMMANDS = ("build", "serve", "new", "check", "list")
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="build.py", description="Build a commentary blog into static HTML and feeds.")
-    parser.add_argument("--site", type=Path, default=Path("."),
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--site", type=Path, default=Path("."),
                         help="the site's root folder, holding site.toml (default: .)")
-    parser.add_argument("--output", type=Path, default=None,
-                        help="where to write the site (default: SITE/output)")
-    parser.add_argument("--base-url", default=None,
-                        help="override base_url, for previews on another host")
-    parser.add_argument("--drafts", action="store_true", help="include draft posts")
-    parser.add_argument("--future", action="store_true", help="include future-dated posts")
-    parser.add_argument("--now", default=None,
-                        help="the time to judge future posts by, such as 2026-01-01T09:00:00Z")
-    parser.add_argument("--force", action="store_true",
-                        help="replace an output folder this tool did not make")
-    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    common.add_argument("--now", default=None,
+                        help="the time to judge future and expired posts by, "
+                             "such as 2026-01-01T09:00:00Z (default: the clock)")
+    common.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    common.add_argument("-v", "--verbose", action="store_true", help="print more detail")
+
+    building = argparse.ArgumentParser(add_help=False)
+    building.add_argument("--output", type=Path, default=None,
+                          help="where to write the site (default: SITE/output)")
+    building.add_argument("--base-url", default=None,
+                          help="override base_url, for previews on another host")
+    building.add_argument("--drafts", action="store_true", help="include draft posts")
+    building.add_argument("--future", action="store_true",
+                          help="include posts dated after --now")
+    building.add_argument("--force", action="store_true",
+                          help="replace an output folder this tool did not make")
+
+    parser = argparse.ArgumentParser(
+        prog="build.py",
+        description="Build a commentary blog into static HTML and feeds. "
+                    "Without a command, 'build' runs.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("build", parents=[common, building],
+                        help="build the site into output/ (the default)")
+    serve = commands.add_parser("serve", parents=[common, building],
+                                help="build with drafts and future posts, serve on "
+                                     "localhost and rebuild on change")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    new = commands.add_parser("new", parents=[common], help="start a new post")
+    new.add_argument("title")
+    new.add_argument("--section", required=True)
+    new.add_argument("--slug", default=None)
+    new.add_argument("--bundle", action="store_true",
+                     help="make a folder with index.md, to keep the post's images beside it")
+    check = commands.add_parser("check", parents=[common],
+                                help="validate everything, links included, without writing")
+    check.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    listing = commands.add_parser("list", parents=[common],
+                                  help="list held-back posts: drafts, future or expired")
+    listing.add_argument("which", choices=("drafts", "future", "expired"))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line and return its exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
+        argv.insert(0, "build")
     parser = make_parser()
     args = parser.parse_args(argv)
     try:
         now = read_now(args.now)
     except ValueError as exc:
         parser.error(str(exc))
-    site_dir = args.site.resolve()
-    output_dir = (args.output or site_dir / "output").absolute()
-    options = BuildOptions(site_dir=site_dir, output_dir=output_dir, now=now,
-                           base_url=args.base_url, drafts=args.drafts, future=args.future,
-                           force=args.force)
     try:
-        result = build_site(options)
+        return run_command(args, now)
     except BuildError as error:
         return report_errors(error)
     except KeyboardInterrupt:
         print("interrupted; the previous output is untouched", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def run_command(args: argparse.Namespace, now: datetime) -> int:
+    site_dir = args.site.resolve()
+    if args.command == "build":
+        return run_build(args, site_dir, now)
+    if args.command == "serve":
+        from .serve import serve
+        return serve(build_options(args, site_dir, now), host=args.host, port=args.port)
+    if args.command == "new":
+        from .scaffold import create_post
+        path = create_post(site_dir, args.title, args.section, now, slug=args.slug,
+                           bundle=args.bundle)
+        print(path.relative_to(site_dir).as_posix())
+        return EXIT_OK
+    if args.command == "check":
+        from .check import check_site
+        return check_site(site_dir, now, strict=args.strict, quiet=args.quiet)
+    if args.command == "list":
+        from .check import list_held_back
+        return list_held_back(site_dir, now, args.which)
+    raise AssertionError(args.command)
+
+
+def build_options(args: argparse.Namespace, site_dir: Path, now: datetime) -> BuildOptions:
+    output_dir = (args.output or site_dir / "output").absolute()
+    preview = args.command == "serve"
+    return BuildOptions(site_dir=site_dir, output_dir=output_dir, now=now,
+                        base_url=args.base_url, drafts=args.drafts or preview,
+                        future=args.future or preview, force=args.force, preview=preview)
+
+
+def run_build(args: argparse.Namespace, site_dir: Path, now: datetime) -> int:
+    result = build_site(build_options(args, site_dir, now))
     if not args.quiet:
         print(f"built {result.counts['posts']} posts: {result.counts['pages']} pages, "
               f"{result.counts['feeds']} feeds, {len(result.changed)} files changed, "
-              f"in {result.seconds:.2f} s -> {output_dir}")
+              f"in {result.seconds:.2f} s -> {build_options(args, site_dir, now).output_dir}")
     return EXIT_OK
 
 
@@ -76,8 +138,6 @@ def report_errors(error: BuildError) -> int:
     for number, problem in enumerate(errors, start=1):
         prefix = f"{number}. " if len(errors) > 1 else ""
         print(f"{prefix}{problem}", file=sys.stderr)
-    if len(errors) > 1:
-        print(f"{len(errors)} problems; nothing was written", file=sys.stderr)
-    else:
-        print("nothing was written", file=sys.stderr)
+    summary = f"{len(errors)} problems" if len(errors) > 1 else "1 problem"
+    print(f"{summary}; nothing was written", file=sys.stderr)
     return EXIT_USAGE if error.exit_code == EXIT_USAGE else EXIT_CONTENT
