@@ -10,7 +10,8 @@ from urllib.parse import unquote, urlsplit
 
 from .errors import BuildError, ContentError, raise_if_any
 from .markup import line_of_link
-from .model import Config, Neighbours, Page, Post, Section, Site, Tag
+from .model import (ArchiveMonth, ArchiveYear, Author, Config, Neighbours, Page, Post,
+                    Section, Site, Tag)
 from .urls import rewrite_urls, slugify, url_scheme
 
 CONTENT_PREFIX = "content/"
@@ -48,6 +49,8 @@ def assemble_site(posts: list[Post], pages: list[Page], assets: tuple[str, ...],
         pages=tuple(sorted(pages, key=lambda p: (p.order, p.url))),
         sections=_group_sections(published, config),
         tags=_group_tags(published),
+        authors=_group_authors(published),
+        archives=_group_archives(published, config),
         neighbours=_find_neighbours(published),
         held_back=tuple(sorted(held_back, key=_newest_first)),
         newest_date=max((p.date for p in published), default=None),
@@ -158,6 +161,36 @@ def _most_common_spelling(posts: list[Post], slug: str) -> str:
             if slugify(tag) == slug:
                 counts[tag] += 1
     return min(counts, key=lambda name: (-counts[name], name))
+
+
+def _group_authors(posts: list[Post]) -> tuple[Author, ...]:
+    by_slug: dict[str, list[Post]] = defaultdict(list)
+    for post in posts:
+        if post.author and slugify(post.author):
+            by_slug[slugify(post.author)].append(post)
+    return tuple(Author(tagged[-1].author, slug, author_url(slug), tuple(tagged))
+                 for slug, tagged in sorted(by_slug.items()))
+
+
+def author_url(slug: str) -> str:
+    return f"/authors/{slug}/"
+
+
+def archive_url(year: int, month: int | None = None) -> str:
+    return f"/{year:04d}/" if month is None else f"/{year:04d}/{month:02d}/"
+
+
+def _group_archives(posts: list[Post], config: Config) -> tuple[ArchiveYear, ...]:
+    by_month: dict[tuple[int, int], list[Post]] = defaultdict(list)
+    for post in posts:
+        local = post.date.astimezone(config.tz)
+        by_month[(local.year, local.month)].append(post)
+    years: dict[int, list[ArchiveMonth]] = defaultdict(list)
+    for (year, month), month_posts in sorted(by_month.items(), reverse=True):
+        years[year].append(ArchiveMonth(year, month, archive_url(year, month),
+                                        tuple(month_posts)))
+    return tuple(ArchiveYear(year, archive_url(year), tuple(months))
+                 for year, months in sorted(years.items(), reverse=True))
 
 
 def _find_neighbours(posts: list[Post]) -> dict[str, Neighbours]:

@@ -35,6 +35,8 @@ def make_parser() -> argparse.ArgumentParser:
                           help="include posts dated after --now")
     building.add_argument("--force", action="store_true",
                           help="replace an output folder this tool did not make")
+    building.add_argument("--strict", action="store_true",
+                          help="treat warnings, such as broken links, as errors")
 
     parser = argparse.ArgumentParser(
         prog="build.py",
@@ -110,15 +112,19 @@ def build_options(args: argparse.Namespace, site_dir: Path, now: datetime) -> Bu
     preview = args.command == "serve"
     return BuildOptions(site_dir=site_dir, output_dir=output_dir, now=now,
                         base_url=args.base_url, drafts=args.drafts or preview,
-                        future=args.future or preview, force=args.force, preview=preview)
+                        future=args.future or preview, force=args.force, preview=preview,
+                        strict=args.strict)
 
 
 def run_build(args: argparse.Namespace, site_dir: Path, now: datetime) -> int:
-    result = build_site(build_options(args, site_dir, now))
+    options = build_options(args, site_dir, now)
+    result = build_site(options)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if not args.quiet:
         print(f"built {result.counts['posts']} posts: {result.counts['pages']} pages, "
               f"{result.counts['feeds']} feeds, {len(result.changed)} files changed, "
-              f"in {result.seconds:.2f} s -> {build_options(args, site_dir, now).output_dir}")
+              f"in {result.seconds:.2f} s -> {options.output_dir}")
     return EXIT_OK
 
 

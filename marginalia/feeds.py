@@ -1,16 +1,31 @@
-"""RSS feeds for the whole site and each section, made with feedgen."""
+"""Feeds: RSS 2.0 and Atom made with feedgen, and JSON Feed 1.1."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
 
 from feedgen.feed import FeedGenerator
 
-from .model import Post, Site
+from .model import OutputFile, Post, Site
 from .urls import absolutize, prefix_root_relative, rewrite_urls
 
 GENERATOR = "Marginalia"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """One listing published as feeds: its posts, title and where it lives."""
+
+    title: str
+    description: str
+    home_url: str  # site-relative URL of the listing the feed mirrors
+    posts: Sequence[Post]
+    source: str  # for collision messages
+
+    def url(self, name: str) -> str:
+        return f"{self.home_url}{name}"
 
 
 def permalink(site: Site, url: str) -> str:
@@ -25,25 +40,52 @@ def feed_html(site: Site, post: Post) -> str:
     return rewrite_urls(post.body_html, lambda url: to_absolute(to_site(url)))
 
 
-def render_rss(site: Site, posts: Sequence[Post], *, title: str, description: str,
-               home_url: str, feed_url: str) -> bytes:
-    """Render an RSS 2.0 feed of the newest posts, with dates taken from the content only."""
+def render_feed_files(site: Site, spec: FeedSpec, json_feed: bool = False) -> list[OutputFile]:
+    """Render a listing's RSS and Atom feeds, and its JSON Feed when asked."""
+    posts = spec.posts[:site.config.feed.items]
+    bodies = {p.rel_path: feed_html(site, p) for p in posts}
+    files = [
+        OutputFile(spec.url("feed.xml").lstrip("/"),
+                   render_rss(site, spec, posts, bodies), f"{spec.source} RSS feed"),
+        OutputFile(spec.url("atom.xml").lstrip("/"),
+                   render_atom(site, spec, posts, bodies), f"{spec.source} Atom feed"),
+    ]
+    if json_feed:
+        files.append(OutputFile(spec.url("feed.json").lstrip("/"),
+                                render_json_feed(site, spec, posts, bodies),
+                                f"{spec.source} JSON feed"))
+    return files
+
+
+def _generator(site: Site, spec: FeedSpec, self_url: str, posts: Sequence[Post]) -> FeedGenerator:
+    """Set the channel fields that RSS and Atom share; dates come from the content only."""
     config = site.config
-    chosen = posts[:config.feed.items]
     generator = FeedGenerator()
-    generator.load_extension("dc", atom=False, rss=True)
-    generator.title(title)
-    generator.description(description or title)
-    generator.link(href=permalink(site, home_url), rel="alternate")
-    generator.link(href=permalink(site, feed_url), rel="self")
+    generator.id(permalink(site, spec.home_url))
+    generator.title(spec.title)
+    generator.description(spec.description or spec.title)
+    # feedgen takes the RSS <link> from the last link given: the page, not the feed.
+    generator.link(href=permalink(site, self_url), rel="self")
+    generator.link(href=permalink(site, spec.home_url), rel="alternate")
     generator.language(config.language)
     generator.generator(GENERATOR)
-    generator.copyright(f"\u00a9 {config.publisher} {site.copyright_years}")
-    newest = _newest_change(chosen)
+    generator.author({"name": config.publisher})
+    generator.rights(f"\u00a9 {config.publisher} {site.copyright_years}")
+    newest = max((p.last_modified for p in posts), default=site.newest_date)
     if newest is not None:
         generator.lastBuildDate(newest)
-        generator.pubDate(max(p.date for p in chosen))
-    for post in chosen:
+        generator.updated(newest)
+    if posts:
+        generator.pubDate(max(p.date for p in posts))
+    return generator
+
+
+def render_rss(site: Site, spec: FeedSpec, posts: Sequence[Post],
+               bodies: dict[str, str]) -> bytes:
+    """Render RSS 2.0 with full content in content:encoded and authors in dc:creator."""
+    generator = _generator(site, spec, spec.url("feed.xml"), posts)
+    generator.load_extension("dc", atom=False, rss=True)
+    for post in posts:
         entry = generator.add_entry(order="append")
         link = permalink(site, post.url)
         entry.title(post.title)
@@ -51,15 +93,65 @@ def render_rss(site: Site, posts: Sequence[Post], *, title: str, description: st
         entry.guid(link, permalink=True)
         entry.pubDate(post.date)
         entry.description(post.summary or post.title)
-        if config.feed.full_content:
-            entry.content(feed_html(site, post), type="CDATA")
+        if site.config.feed.full_content:
+            entry.content(bodies[post.rel_path], type="CDATA")
         if post.author:
             entry.dc.dc_creator(post.author)
-        entry.category(term=post.section)
-        for tag in post.tags:
-            entry.category(term=tag)
+        for term in (post.section, *post.tags):
+            entry.category(term=term)
     return generator.rss_str(pretty=True)
 
 
-def _newest_change(posts: Sequence[Post]) -> datetime | None:
-    return max((p.last_modified for p in posts), default=None)
+def render_atom(site: Site, spec: FeedSpec, posts: Sequence[Post],
+                bodies: dict[str, str]) -> bytes:
+    """Render Atom 1.0; every entry has an author, as the format requires."""
+    generator = _generator(site, spec, spec.url("atom.xml"), posts)
+    for post in posts:
+        entry = generator.add_entry(order="append")
+        link = permalink(site, post.url)
+        entry.id(link)
+        entry.title(post.title)
+        entry.link(href=link, rel="alternate")
+        entry.published(post.date)
+        entry.updated(post.last_modified)
+        entry.author({"name": post.author or site.config.publisher})
+        entry.summary(post.summary or post.title)
+        if site.config.feed.full_content:
+            entry.content(bodies[post.rel_path], type="html")
+        for term in (post.section, *post.tags):
+            entry.category(term=term)
+    return generator.atom_str(pretty=True)
+
+
+def render_json_feed(site: Site, spec: FeedSpec, posts: Sequence[Post],
+                     bodies: dict[str, str]) -> bytes:
+    """Render JSON Feed 1.1."""
+    config = site.config
+    items = []
+    for post in posts:
+        item = {
+            "id": permalink(site, post.url),
+            "url": permalink(site, post.url),
+            "title": post.title,
+            "summary": post.summary,
+            "date_published": post.date.isoformat(),
+            "date_modified": post.last_modified.isoformat(),
+            "authors": [{"name": post.author or config.publisher}],
+            "tags": [post.section, *post.tags],
+        }
+        if config.feed.full_content:
+            item["content_html"] = bodies[post.rel_path]
+        else:
+            item["content_text"] = post.summary or post.title
+        items.append(item)
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": spec.title,
+        "home_page_url": permalink(site, spec.home_url),
+        "feed_url": permalink(site, spec.url("feed.json")),
+        "description": spec.description or spec.title,
+        "language": config.language,
+        "authors": [{"name": config.publisher}],
+        "items": items,
+    }
+    return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")

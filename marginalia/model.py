@@ -141,6 +141,33 @@ class Tag:
 
 
 @dataclass(frozen=True, slots=True)
+class Author:
+    name: str
+    slug: str
+    url: str
+    posts: tuple[Post, ...]  # newest first
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveMonth:
+    year: int
+    month: int
+    url: str
+    posts: tuple[Post, ...]  # newest first
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveYear:
+    year: int
+    url: str
+    months: tuple[ArchiveMonth, ...]  # newest first
+
+    @property
+    def posts(self) -> tuple[Post, ...]:
+        return tuple(p for m in self.months for p in m.posts)
+
+
+@dataclass(frozen=True, slots=True)
 class Neighbours:
     previous: Post | None  # older, same section
     next: Post | None  # newer, same section
@@ -153,6 +180,8 @@ class Site:
     pages: tuple[Page, ...]
     sections: tuple[Section, ...]  # in site.toml order
     tags: tuple[Tag, ...]  # by slug
+    authors: tuple[Author, ...]  # by slug
+    archives: tuple[ArchiveYear, ...]  # newest first, dates in the site's timezone
     neighbours: dict[str, Neighbours]  # by post rel_path
     held_back: tuple[Post, ...]  # drafts, future and expired posts left out
     newest_date: datetime | None

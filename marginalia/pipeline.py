@@ -10,7 +10,11 @@ from pathlib import Path
 from .assemble import Visibility, assemble_site
 from .config import load_config
 from .discover import discover_sources
-from .model import Config, OutputFile, Site
+from .errors import BuildError, raise_if_any
+from .links import find_broken_links
+from .model import OutputFile, Site
+
+FEED_NAMES = ("feed.xml", "atom.xml", "feed.json")
 from .parse import parse_all
 from .render import render_site
 from .templates import load_templates
@@ -28,6 +32,7 @@ class BuildOptions:
     future: bool = False
     force: bool = False
     preview: bool = False
+    strict: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,19 +42,26 @@ class BuildResult:
     changed: tuple[str, ...]
     seconds: float
     counts: dict[str, int] = field(default_factory=dict)
+    warnings: tuple[BuildError, ...] = ()
 
 
-def load_site(options: BuildOptions) -> tuple[Config, Site]:
+@dataclass(frozen=True, slots=True)
+class LoadedSite:
+    site: Site
+    texts: dict[str, str]  # source rel_path -> its text, to find lines for messages
+
+
+def load_site(options: BuildOptions) -> LoadedSite:
     """Read, check and assemble the site without rendering it."""
     config = load_config(options.site_dir)
     if options.base_url:
         config = replace(config, base_url=options.base_url.rstrip("/") + "/")
     discovered = discover_sources(options.site_dir)
     posts, pages = parse_all(discovered.sources, config)
-    bodies = {s.rel_path: s.text for s in discovered.sources}
+    texts = {s.rel_path: s.text for s in discovered.sources}
     visibility = Visibility(now=options.now, drafts=options.drafts, future=options.future)
-    site = assemble_site(posts, pages, discovered.assets, config, visibility, bodies)
-    return config, site
+    site = assemble_site(posts, pages, discovered.assets, config, visibility, texts)
+    return LoadedSite(site, texts)
 
 
 def render_files(site: Site, options: BuildOptions) -> tuple[OutputFile, ...]:
@@ -59,20 +71,25 @@ def render_files(site: Site, options: BuildOptions) -> tuple[OutputFile, ...]:
     assets = tuple(
         OutputFile(url.lstrip("/"), b"", rel_path, str(options.site_dir / rel_path))
         for rel_path, url in site.asset_urls)
-    return render_site(site, env, theme, options.preview, assets)
+    return render_site(site, env, theme, options.now, options.preview, assets)
 
 
 def build_site(options: BuildOptions) -> BuildResult:
     """Build the site into options.output_dir, replacing it only on success."""
     started = time.perf_counter()
     check_output_dir(options.output_dir, options.site_dir, options.force)
-    _, site = load_site(options)
+    loaded = load_site(options)
+    site = loaded.site
     files = render_files(site, options)
+    warnings = find_broken_links(files, site, loaded.texts)
+    if options.strict:
+        raise_if_any(warnings)
     with build_lock(options.output_dir):
         changed = write_output(files, options.output_dir)
     counts = {
         "pages": sum(f.rel_path.endswith(".html") for f in files),
-        "feeds": sum(f.rel_path.endswith(".xml") and "feed" in f.rel_path for f in files),
+        "feeds": sum(f.rel_path.rsplit("/", 1)[-1] in FEED_NAMES for f in files),
         "posts": len(site.posts),
     }
-    return BuildResult(site, files, tuple(changed), time.perf_counter() - started, counts)
+    return BuildResult(site, files, tuple(changed), time.perf_counter() - started,
+                       counts, tuple(warnings))

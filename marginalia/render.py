@@ -7,18 +7,20 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from xml.sax.saxutils import escape as xml_escape
 from typing import Any
 
 import jinja2
 from markupsafe import Markup
 
 from .errors import BuildError, OutputCollisionError, raise_if_any
-from .feeds import permalink, render_rss
+from .feeds import FeedSpec, permalink, render_feed_files
 from .model import OutputFile, Page, Post, Site
 from .templates import render_template
 from .theme import Theme
-from .urls import prefix_root_relative, rewrite_urls
+from .assemble import archive_url, author_url
+from .urls import prefix_root_relative, rewrite_urls, slugify
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +50,12 @@ def paginate(posts: Sequence[Post], per_page: int, base_url: str) -> list[Pager]
 class Renderer:
     """Holds what every page shares, and renders one kind of output at a time."""
 
-    def __init__(self, site: Site, env: jinja2.Environment, theme: Theme,
+    def __init__(self, site: Site, env: jinja2.Environment, theme: Theme, now: datetime,
                  preview: bool = False):
         self.site = site
         self.env = env
         self.theme = theme
+        self.now = now
         self.preview = preview
         self.config = site.config
         self.to_site = prefix_root_relative(self.config.base_path)
@@ -77,6 +80,10 @@ class Renderer:
                 "footer_links": footer_links,
                 "header_links": [{"label": p.title, "url": p.url} for p in header],
                 "feed_url": "/feed.xml",
+                "atom_url": "/atom.xml",
+                "json_feed_url": "/feed.json",
+                "authors": site.authors,
+                "archives": site.archives,
                 "comments_provider": config.comments.provider,
                 "comments_settings": dict(config.comments.settings),
                 "extra": config.extra,
@@ -88,6 +95,9 @@ class Renderer:
             "asset_url": self.asset_url,
             "local_date": self.local_date,
             "json_for_script": json_for_script,
+            "archive_url": self.archive_url,
+            "author_url": self.author_url,
+            "post_status": self.post_status,
         }
 
     def url_for(self, url: str) -> str:
@@ -106,8 +116,31 @@ class Renderer:
     def local_date(self, moment: datetime) -> datetime:
         return moment.astimezone(self.config.tz)
 
-    def page(self, template: str, url: str, source: str, **context: Any) -> OutputFile:
-        html = render_template(self.env, template, {**self.shared, **context,
+    def archive_url(self, moment: datetime) -> str:
+        local = self.local_date(moment)
+        return archive_url(local.year, local.month)
+
+    def author_url(self, name: str) -> str | None:
+        slug = slugify(name)
+        return author_url(slug) if slug else None
+
+    def post_status(self, post: Post) -> str:
+        """Say why a post shown in a preview would be held back from a real build."""
+        if post.draft:
+            return "draft"
+        if post.date > self.now:
+            return "scheduled"
+        if post.expires is not None and post.expires <= self.now:
+            return "expired"
+        return ""
+
+    def page(self, template: str, url: str, source: str, *, title: str | None = None,
+             description: str | None = None, og_type: str = "website",
+             **context: Any) -> OutputFile:
+        meta = {"title": title or self.config.title,
+                "description": description or self.config.description,
+                "type": og_type}
+        html = render_template(self.env, template, {**self.shared, **context, "meta": meta,
                                                     "canonical_url": self.absolute_url(url),
                                                     "page_url": url})
         return OutputFile(output_path(url), html.encode("utf-8"), source)
@@ -119,26 +152,64 @@ class Renderer:
         neighbours = self.site.neighbours[post.rel_path]
         section = next(s for s in self.site.sections if s.name == post.section)
         show_comments = post.comments and self.config.comments.provider != "none"
-        return self.page("post.html", post.url, post.rel_path, post=post,
+        return self.page("post.html", post.url, post.rel_path, title=post.title,
+                         description=post.summary, og_type="article", post=post,
                          content=self.body(post), section=section,
                          previous_post=neighbours.previous, next_post=neighbours.next,
-                         show_comments=show_comments,
+                         show_comments=show_comments, json_ld=self.article_data(post),
                          tag_urls={t.name: t.url for t in self.site.tags})
 
+    def article_data(self, post: Post) -> dict[str, Any]:
+        """Describe a post as a schema.org NewsArticle, for search engines."""
+        config = self.config
+        publisher: dict[str, Any] = {"@type": "Organization", "name": config.publisher}
+        if "logo.svg" in self.theme.urls or "logo.png" in self.theme.urls:
+            logo = "logo.png" if "logo.png" in self.theme.urls else "logo.svg"
+            publisher["logo"] = {"@type": "ImageObject",
+                                 "url": self.absolute_url(self.theme.urls[logo])}
+        author = ({"@type": "Person", "name": post.author,
+                   "url": self.absolute_url(author_url(slugify(post.author)))}
+                  if post.author and slugify(post.author) else publisher)
+        data: dict[str, Any] = {
+            "@context": "https://schema.org",
+            "@type": "NewsArticle",
+            "headline": post.title,
+            "description": post.summary,
+            "url": self.absolute_url(post.url),
+            "mainEntityOfPage": self.absolute_url(post.url),
+            "datePublished": post.date.isoformat(),
+            "dateModified": post.last_modified.isoformat(),
+            "author": author,
+            "publisher": publisher,
+            "articleSection": post.section,
+            "inLanguage": config.language,
+        }
+        if post.tags:
+            data["keywords"] = list(post.tags)
+        if post.sources:
+            data["citation"] = [{"@type": "CreativeWork", "name": s.name, "url": s.url}
+                                for s in post.sources]
+        return data
+
     def standing_page(self, page: Page) -> OutputFile:
-        return self.page(page.layout, page.url, page.rel_path, page=page,
-                         content=self.body(page))
+        return self.page(page.layout, page.url, page.rel_path, title=page.title,
+                         description=page.description, page=page, content=self.body(page))
 
     def listing(self, template: str, posts: Sequence[Post], base_url: str, source: str,
+                title: str | None = None, description: str | None = None,
                 **context: Any) -> list[OutputFile]:
-        return [self.page(template, pager.url, source, pager=pager, **context)
+        return [self.page(template, pager.url, source, pager=pager,
+                          title=title if pager.number == 1 or not title
+                          else f"{title} (page {pager.number})",
+                          description=description, **context)
                 for pager in paginate(posts, self.config.posts_per_page, base_url)]
 
 
-def render_site(site: Site, env: jinja2.Environment, theme: Theme, preview: bool = False,
+def render_site(site: Site, env: jinja2.Environment, theme: Theme, now: datetime,
+                preview: bool = False,
                 copied: Sequence[OutputFile] = ()) -> tuple[OutputFile, ...]:
     """Render every output file of the site and check that no two share a path."""
-    renderer = Renderer(site, env, theme, preview)
+    renderer = Renderer(site, env, theme, now, preview)
     files: list[OutputFile] = [*theme.files, *copied]
     errors: list[BuildError] = []
 
@@ -153,33 +224,80 @@ def render_site(site: Site, env: jinja2.Environment, theme: Theme, preview: bool
         attempt(renderer.post_page, post)
     for page in site.pages:
         attempt(renderer.standing_page, page)
-    attempt(renderer.listing, "home.html", site.posts, "/", "home page")
+    attempt(renderer.listing, "home.html", site.posts, "/", "home page",
+            title=site.config.title)
     for section in site.sections:
         attempt(renderer.listing, "section.html", section.posts, section.url,
-                f"section '{section.name}'", section=section)
+                f"section '{section.name}'", title=section.name,
+                description=section.description, section=section)
     for tag in site.tags:
-        attempt(renderer.listing, "tag.html", tag.posts, tag.url, f"tag '{tag.name}'", tag=tag)
-    attempt(renderer.page, "tags.html", "/tags/", "tag index")
-    attempt(renderer.page, "404.html", "/404.html", "not-found page")
-    files.extend(render_feeds(site))
+        attempt(renderer.listing, "tag.html", tag.posts, tag.url, f"tag '{tag.name}'",
+                title=f"Tagged {tag.name}", tag=tag)
+    for author in site.authors:
+        attempt(renderer.listing, "author.html", author.posts, author.url,
+                f"author '{author.name}'", title=author.name, author=author)
+    for year in site.archives:
+        attempt(renderer.page, "archive.html", year.url, f"archive {year.year}",
+                title=f"Archive: {year.year}", archive_title=str(year.year),
+                months=year.months, year=year)
+        for month in year.months:
+            month_name = date(month.year, month.month, 1).strftime("%B %Y")
+            attempt(renderer.page, "archive.html", month.url,
+                    f"archive {year.year}-{month.month:02d}", title=f"Archive: {month_name}",
+                    archive_title=month_name, months=(month,), year=year)
+    attempt(renderer.page, "archives.html", "/archive/", "archive index", title="Archive")
+    attempt(renderer.page, "tags.html", "/tags/", "tag index", title="Tags")
+    attempt(renderer.page, "404.html", "/404.html", "not-found page", title="Page not found")
     raise_if_any(errors)
+    files.extend(render_feeds(site))
+    files.append(render_sitemap(site, files))
+    files.append(render_robots(site))
     check_collisions(files)
     return tuple(sorted(files, key=lambda f: f.rel_path))
 
 
 def render_feeds(site: Site) -> list[OutputFile]:
-    """Render the site's RSS feed and one per section."""
+    """Render feeds for the whole site, each section and each tag."""
     config = site.config
-    feeds = [OutputFile("feed.xml", render_rss(
-        site, site.posts, title=config.title, description=config.description,
-        home_url="/", feed_url="/feed.xml"), "site feed")]
+    files = render_feed_files(site, FeedSpec(config.title, config.description, "/",
+                                             site.posts, "site"), json_feed=True)
     for section in site.sections:
-        feed_url = f"{section.url}feed.xml"
-        feeds.append(OutputFile(feed_url.lstrip("/"), render_rss(
-            site, section.posts, title=f"{config.title}: {section.name}",
-            description=section.description or config.description,
-            home_url=section.url, feed_url=feed_url), f"section '{section.name}' feed"))
-    return feeds
+        files += render_feed_files(site, FeedSpec(
+            f"{config.title}: {section.name}", section.description or config.description,
+            section.url, section.posts, f"section '{section.name}'"))
+    for tag in site.tags:
+        files += render_feed_files(site, FeedSpec(
+            f"{config.title}: {tag.name}", f"Posts tagged {tag.name}", tag.url, tag.posts,
+            f"tag '{tag.name}'"))
+    return files
+
+
+def render_sitemap(site: Site, files: Sequence[OutputFile]) -> OutputFile:
+    """List every canonical HTML page, with lastmod where the content gives one."""
+    lastmod = {output_path(p.url): p.last_modified for p in site.posts}
+    for listing in (*site.sections, *site.tags, *site.authors):
+        if listing.posts:
+            lastmod[output_path(listing.url)] = max(p.last_modified for p in listing.posts)
+    if site.posts:
+        lastmod["index.html"] = max(p.last_modified for p in site.posts)
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
+    for output in sorted(files, key=lambda f: f.rel_path):
+        path = output.rel_path
+        if (not path.endswith(".html") or output.copy_from or path == "404.html"
+                or "/page/" in f"/{path}"):
+            continue
+        url = "/" + path.removesuffix("index.html")
+        lines.append(f"  <url><loc>{xml_escape(permalink(site, url))}</loc>"
+                     + (f"<lastmod>{lastmod[path].isoformat()}</lastmod>"
+                        if path in lastmod else "") + "</url>")
+    lines.append("</urlset>")
+    return OutputFile("sitemap.xml", ("\n".join(lines) + "\n").encode("utf-8"), "sitemap")
+
+
+def render_robots(site: Site) -> OutputFile:
+    text = f"User-agent: *\nAllow: /\n\nSitemap: {permalink(site, '/sitemap.xml')}\n"
+    return OutputFile("robots.txt", text.encode("utf-8"), "robots.txt")
 
 
 def output_path(url: str) -> str:

@@ -95,3 +95,67 @@ def demo_output(tmp_path_factory) -> Path:
     result = run_build(PROJECT_DIR, "--output", str(output))
     assert result.returncode == 0, result.stderr
     return output
+
+
+# --- Helpers for the unit and e2e suites (test engineering) -------------------------
+
+import contextlib
+import io
+import os
+from dataclasses import dataclass as _dataclass
+
+FIXED_NOW = "2030-01-01T00:00:00Z"
+
+
+@_dataclass
+class CliRun:
+    """What one in-process run of the command line returned and printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def build_in_process(site_dir: Path, *args: str, now: str | None = FIXED_NOW) -> CliRun:
+    """Run the command line in this process (faster than run_build) and capture its output."""
+    from marginalia.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["build", "--site", str(site_dir), *(["--now", now] if now else []), *args]
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse errors
+            code = exc.code if isinstance(exc.code, int) else 2
+    return CliRun(code, out.getvalue(), err.getvalue())
+
+
+def parse_html(path: Path):
+    """Parse an output page with lxml.html and return the document root."""
+    import lxml.html
+
+    return lxml.html.document_fromstring(path.read_bytes())
+
+
+def sandbox_snapshot(root: Path, skip: str | None = None) -> dict[str, tuple]:
+    """Map every entry under root (files, folders, links) to what it is and holds."""
+    entries: dict[str, tuple] = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if skip and (rel == skip or rel.startswith(skip + "/")):
+            continue
+        if path.is_symlink():
+            entries[rel] = ("link", os.readlink(path))
+        elif path.is_dir():
+            entries[rel] = ("dir",)
+        else:
+            entries[rel] = ("file", path.read_bytes())
+    return entries
+
+
+@pytest.fixture
+def site_config():
+    """A checked Config for the minimal fixture site, for unit tests of single stages."""
+    from marginalia.config import parse_config
+
+    return parse_config(MINIMAL_CONFIG, Path("/site"))

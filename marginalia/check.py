@@ -1,0 +1,49 @@
+"""Validate a site without writing it, and list the posts a build holds back."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from .errors import raise_if_any
+from .links import find_broken_links
+from .model import Post
+from .pipeline import BuildOptions, load_site, render_files
+
+
+def check_site(site_dir: Path, now: datetime, strict: bool = False, quiet: bool = False) -> int:
+    """Run every check of a build, links included; broken links are errors here."""
+    options = BuildOptions(site_dir=site_dir, output_dir=site_dir / "output", now=now)
+    loaded = load_site(options)
+    files = render_files(loaded.site, options)
+    raise_if_any(find_broken_links(files, loaded.site, loaded.texts))
+    if not quiet:
+        print(f"checked {len(loaded.site.posts)} posts and {len(loaded.site.pages)} pages: "
+              "no problems")
+    return 0
+
+
+def list_held_back(site_dir: Path, now: datetime, which: str) -> int:
+    """Print the drafts, future or expired posts, oldest first, with their dates."""
+    options = BuildOptions(site_dir=site_dir, output_dir=site_dir / "output", now=now)
+    site = load_site(options).site
+    chosen = sorted((p for p in site.held_back if held_back_reason(p, now) == which),
+                    key=lambda p: (p.date, p.rel_path))
+    for post in chosen:
+        moment = post.expires if which == "expired" else post.date
+        assert moment is not None
+        print(f"{moment.astimezone(site.config.tz).isoformat()}  {post.rel_path}  "
+              f"{post.title}")
+    if not chosen:
+        print(f"no {which} posts", file=sys.stderr)
+    return 0
+
+
+def held_back_reason(post: Post, now: datetime) -> str:
+    """Say why a post is not published: drafts, future or expired."""
+    if post.draft:
+        return "drafts"
+    if post.date > now:
+        return "future"
+    return "expired"

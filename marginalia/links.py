@@ -1,0 +1,73 @@
+"""Find links in the rendered site that point at nothing."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Sequence
+from urllib.parse import unquote, urlsplit
+
+from .errors import BuildError, ContentError
+from .markup import line_of_link
+from .model import OutputFile, Site
+from .urls import rewrite_urls, url_scheme
+
+
+def find_broken_links(files: Sequence[OutputFile], site: Site,
+                      texts: dict[str, str]) -> list[BuildError]:
+    """Return one problem per broken internal link, placed in the source that made it."""
+    existing = {f.rel_path for f in files}
+    base_url, base_path = site.config.base_url, site.config.base_path
+    problems: dict[tuple[str, str], BuildError] = {}
+    for output in files:
+        if not output.rel_path.endswith(".html") or output.copy_from:
+            continue
+        page_url = "/" + output.rel_path.removesuffix("index.html")
+        html_text = output.content.decode("utf-8")
+        for url in _collect_urls(html_text):
+            target = _internal_path(url, page_url, base_url, base_path)
+            if target is None or _exists(target, existing):
+                continue
+            key = (output.source, url)
+            if key not in problems:
+                text = texts.get(output.source, "")
+                problems[key] = ContentError(
+                    f"broken link '{url}': nothing is built at /{target}; fix the link "
+                    "or add the missing post, page or file",
+                    output.source if output.source in texts else output.rel_path,
+                    line_of_link(text, url) if text else None)
+    return list(problems.values())
+
+
+def _collect_urls(html_text: str) -> list[str]:
+    urls: list[str] = []
+
+    def keep(url: str) -> str:
+        urls.append(url)
+        return url
+
+    rewrite_urls(html_text, keep)
+    return urls
+
+
+def _internal_path(url: str, page_url: str, base_url: str, base_path: str) -> str | None:
+    """Return the output path a link points to, or None when it leaves the site."""
+    if url.startswith(base_url):
+        url = base_path + url[len(base_url):]
+    if not url or url.startswith(("#", "//")) or url_scheme(url):
+        return None
+    path = unquote(urlsplit(url).path)
+    if not path:
+        return None
+    if not path.startswith("/"):
+        path = posixpath.join(base_path + page_url.lstrip("/"), path)
+    if not path.startswith(base_path):
+        return None
+    resolved = posixpath.normpath(path[len(base_path) - 1:])
+    trailing = "/" if path.endswith("/") and resolved != "/" else ""
+    return (resolved + trailing).lstrip("/")
+
+
+def _exists(target: str, existing: set[str]) -> bool:
+    if target == "" or target.endswith("/"):
+        return target + "index.html" in existing
+    return target in existing or target + "/index.html" in existing

@@ -1,0 +1,68 @@
+"""Start a new post file with its front matter filled in."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+from .config import load_config
+from .discover import CONTENT_DIR
+from .errors import ContentError, did_you_mean
+from .model import Config, SectionConfig
+from .urls import is_valid_slug, slugify
+
+POSTS_DIR = "posts"
+
+
+def create_post(site_dir: Path, title: str, section_name: str, now: datetime,
+                slug: str | None = None, bundle: bool = False) -> Path:
+    """Write content/posts/<year>/<slug>.md (or <slug>/index.md) and return its path."""
+    config = load_config(site_dir)
+    section = find_section(config, section_name)
+    slug = slug if slug is not None else slugify(title)
+    if not is_valid_slug(slug):
+        raise ContentError(f"slug '{slug}' must be lowercase letters, digits and single "
+                           "hyphens; pass --slug some-words", "new")
+    local_now = now.astimezone(config.tz).replace(microsecond=0)
+    folder = site_dir / CONTENT_DIR / POSTS_DIR / f"{local_now.year:04d}"
+    path = folder / slug / "index.md" if bundle else folder / f"{slug}.md"
+    if path.exists() or (not bundle and (folder / slug / "index.md").exists()):
+        raise ContentError("a post with this slug exists already; choose another title "
+                           "or pass --slug", path.relative_to(site_dir).as_posix())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "x", encoding="utf-8") as handle:
+        handle.write(post_template(title, section, local_now))
+    return path
+
+
+def find_section(config: Config, name: str) -> SectionConfig:
+    """Find a declared section by name or slug, or explain which ones exist."""
+    for section in config.sections:
+        if name in (section.name, section.slug) or slugify(name) == section.slug:
+            return section
+    known = [s.name for s in config.sections]
+    raise ContentError(f"unknown section '{name}'{did_you_mean(name, known)}; "
+                       f"known sections: {', '.join(known)}", "site.toml")
+
+
+def post_template(title: str, section: SectionConfig, now: datetime) -> str:
+    """Return the text of a fresh draft post."""
+    # JSON strings are valid YAML double-quoted scalars, so any title is safe here.
+    return (
+        "---\n"
+        f"title: {json.dumps(title, ensure_ascii=False)}\n"
+        f"section: {json.dumps(section.name, ensure_ascii=False)}\n"
+        f"date: {now.isoformat()}\n"
+        'dek: ""\n'
+        "sources: []\n"
+        "tags: []\n"
+        "draft: true\n"
+        "---\n"
+        "\n"
+        "Source Name:\n"
+        "\n"
+        "> The passage you are responding to.\n"
+        "\n"
+        "Your commentary.\n"
+    )
