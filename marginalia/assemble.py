@@ -131,35 +131,29 @@ def _group_sections(posts: list[Post], config: Config) -> tuple[Section, ...]:
 
 def _group_tags(posts: list[Post]) -> tuple[Tag, ...]:
     by_slug: dict[str, list[Post]] = defaultdict(list)
-    names: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    spellings: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    files: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for post in posts:
         for tag in post.tags:
             slug = slugify(tag)
             by_slug[slug].append(post)
-            names[slug][tag.casefold()].append(post.rel_path)
+            spellings[slug][tag] += 1
+            files[slug][tag.casefold()].append(post.rel_path)
     errors = []
-    for slug, spellings in sorted(names.items()):
-        if len(spellings) > 1:
-            listed = "; ".join(f"'{name}' in {', '.join(files[:3])}"
-                               for name, files in sorted(spellings.items()))
+    for slug, by_name in sorted(files.items()):
+        if len(by_name) > 1:
+            listed = "; ".join(f"'{name}' in {', '.join(paths[:3])}"
+                               for name, paths in sorted(by_name.items()))
             errors.append(ContentError(
                 f"tags that differ only in punctuation share the URL /tags/{slug}/: "
-                f"{listed}; spell them the same way", min(f for fs in spellings.values()
-                                                          for f in fs)))
+                f"{listed}; spell them the same way",
+                min(p for paths in by_name.values() for p in paths)))
     raise_if_any(errors)
-    tags = []
-    for slug, tagged in sorted(by_slug.items()):
-        name = _most_common_spelling(tagged, slug)
-        tags.append(Tag(name, slug, f"/tags/{slug}/", tuple(tagged)))
-    return tuple(tags)
+    return tuple(Tag(_most_common(spellings[slug]), slug, f"/tags/{slug}/", tuple(tagged))
+                 for slug, tagged in sorted(by_slug.items()))
 
 
-def _most_common_spelling(posts: list[Post], slug: str) -> str:
-    counts: dict[str, int] = defaultdict(int)
-    for post in posts:
-        for tag in post.tags:
-            if slugify(tag) == slug:
-                counts[tag] += 1
+def _most_common(counts: dict[str, int]) -> str:
     return min(counts, key=lambda name: (-counts[name], name))
 
 

@@ -35,6 +35,8 @@ def make_parser() -> argparse.ArgumentParser:
                           help="include posts dated after --now")
     building.add_argument("--force", action="store_true",
                           help="replace an output folder this tool did not make")
+    building.add_argument("--no-cache", action="store_true",
+                          help="ignore and rebuild the parse cache in .cache/")
     building.add_argument("--strict", action="store_true",
                           help="treat warnings, such as broken links, as errors")
 
@@ -113,7 +115,7 @@ def build_options(args: argparse.Namespace, site_dir: Path, now: datetime) -> Bu
     return BuildOptions(site_dir=site_dir, output_dir=output_dir, now=now,
                         base_url=args.base_url, drafts=args.drafts or preview,
                         future=args.future or preview, force=args.force, preview=preview,
-                        strict=args.strict)
+                        strict=args.strict, no_cache=args.no_cache)
 
 
 def run_build(args: argparse.Namespace, site_dir: Path, now: datetime) -> int:
@@ -124,6 +126,7 @@ def run_build(args: argparse.Namespace, site_dir: Path, now: datetime) -> int:
     if not args.quiet:
         print(f"built {result.counts['posts']} posts: {result.counts['pages']} pages, "
               f"{result.counts['feeds']} feeds, {len(result.changed)} files changed, "
+              f"{result.counts['cached']} sources from cache, "
               f"in {result.seconds:.2f} s -> {options.output_dir}")
     return EXIT_OK
 

@@ -19,6 +19,9 @@ class BuildError(Exception):
         self.line = line
         self.column = column
 
+    def __reduce__(self):
+        return (type(self), (self.message, self.path, self.line, self.column))
+
     def location(self) -> str:
         """Return 'path:line:col' as far as it is known."""
         parts = [self.path or "<site>"]
@@ -61,6 +64,9 @@ class BuildErrors(BuildError):
         self.errors = tuple(sorted(errors, key=_error_sort_key))
         super().__init__(f"{len(self.errors)} problem(s)")
         self.exit_code = max((e.exit_code for e in self.errors), default=1)
+
+    def __reduce__(self):
+        return (type(self), (self.errors,))
 
     def __str__(self) -> str:
         return "\n".join(str(e) for e in self.errors)

@@ -28,6 +28,10 @@ class FeedSpec:
         return f"{self.home_url}{name}"
 
 
+def feed_names(json_feed: bool) -> tuple[str, ...]:
+    return ("feed.xml", "atom.xml", "feed.json") if json_feed else ("feed.xml", "atom.xml")
+
+
 def permalink(site: Site, url: str) -> str:
     """Turn a site-relative URL into an absolute one under base_url."""
     return site.config.base_url + url.lstrip("/")

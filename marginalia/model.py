@@ -204,3 +204,4 @@ class OutputFile:
     content: bytes
     source: str  # what made it, for collision messages
     copy_from: str = ""  # an absolute path to copy instead of content
+    digest: str = ""  # set when the bytes are known to equal the live file's

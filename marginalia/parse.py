@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from itertools import repeat
 
+from .cache import ParseCache, source_key
 from .errors import BuildError, ContentError, did_you_mean, raise_if_any
 from .frontmatter import FieldChecker, split_front_matter
 from .markup import render_markdown, summarize
@@ -16,18 +20,42 @@ PAGE_FIELDS = ("title", "description", "layout", "menu", "order", "url", "extra"
 MENUS = ("", "header", "footer")
 
 
-def parse_all(sources: Iterable[SourceFile], config: Config) -> tuple[list[Post], list[Page]]:
-    """Parse every source, collecting every problem across all files."""
-    posts, pages, errors = [], [], []
-    for source in sources:
-        try:
-            item = parse_source(source, config)
-        except BuildError as error:
-            errors.append(error)
-            continue
-        (pages if isinstance(item, Page) else posts).append(item)
+# Below this many uncached files, starting worker processes costs more than it saves.
+PARALLEL_THRESHOLD = 64
+
+
+def parse_all(sources: Sequence[SourceFile], config: Config,
+              cache: ParseCache | None = None) -> tuple[list[Post], list[Page]]:
+    """Parse every source, from the cache where the text is unchanged, else in parallel."""
+    cache = cache or ParseCache(None, "")
+    keys = [source_key(s.text) for s in sources]
+    results: list[Post | Page | BuildError | None] = [cache.get(k) for k in keys]
+    missing = [i for i, item in enumerate(results) if item is None]
+    for index, outcome in zip(missing, _parse_many([sources[i] for i in missing], config)):
+        results[index] = outcome
+        if not isinstance(outcome, BuildError):
+            cache.put(keys[index], outcome)
+    errors = [r for r in results if isinstance(r, BuildError)]
     raise_if_any(errors)
+    posts = [r for r in results if isinstance(r, Post)]
+    pages = [r for r in results if isinstance(r, Page)]
     return posts, pages
+
+
+def _parse_many(sources: list[SourceFile], config: Config) -> list[Post | Page | BuildError]:
+    workers = min(os.cpu_count() or 1, 8)
+    if len(sources) < PARALLEL_THRESHOLD or workers < 2:
+        return [_parse_or_error(source, config) for source in sources]
+    chunk = max(1, len(sources) // (workers * 8))
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(_parse_or_error, sources, repeat(config), chunksize=chunk))
+
+
+def _parse_or_error(source: SourceFile, config: Config) -> Post | Page | BuildError:
+    try:
+        return parse_source(source, config)
+    except BuildError as error:
+        return error
 
 
 def parse_source(source: SourceFile, config: Config) -> Post | Page:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
+from .cache import CACHE_DIR, ParseCache, cache_path, config_fingerprint
+from .incremental import RenderCache
 from .assemble import Visibility, assemble_site
 from .config import load_config
 from .discover import discover_sources
@@ -19,7 +22,7 @@ from .parse import parse_all
 from .render import render_site
 from .templates import load_templates
 from .theme import collect_theme
-from .write import build_lock, check_output_dir, write_output
+from .write import build_lock, check_output_dir, read_manifest, write_output
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,7 @@ class BuildOptions:
     force: bool = False
     preview: bool = False
     strict: bool = False
+    no_cache: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,7 @@ class BuildResult:
 class LoadedSite:
     site: Site
     texts: dict[str, str]  # source rel_path -> its text, to find lines for messages
+    cached: int  # how many sources came from the parse cache
 
 
 def load_site(options: BuildOptions) -> LoadedSite:
@@ -57,21 +62,33 @@ def load_site(options: BuildOptions) -> LoadedSite:
     if options.base_url:
         config = replace(config, base_url=options.base_url.rstrip("/") + "/")
     discovered = discover_sources(options.site_dir)
-    posts, pages = parse_all(discovered.sources, config)
+    cache = ParseCache(cache_path(options.site_dir), config_fingerprint(config),
+                       read=not options.no_cache)
+    posts, pages = parse_all(discovered.sources, config, cache)
+    cache.save()
     texts = {s.rel_path: s.text for s in discovered.sources}
     visibility = Visibility(now=options.now, drafts=options.drafts, future=options.future)
     site = assemble_site(posts, pages, discovered.assets, config, visibility, texts)
-    return LoadedSite(site, texts)
+    return LoadedSite(site, texts, cache.hits)
 
 
-def render_files(site: Site, options: BuildOptions) -> tuple[OutputFile, ...]:
+def render_files(site: Site, options: BuildOptions,
+                 cache: RenderCache | None = None) -> tuple[OutputFile, ...]:
     """Render every page, feed and copied file of an assembled site."""
     theme = collect_theme(options.site_dir)
     env = load_templates(options.site_dir)
     assets = tuple(
         OutputFile(url.lstrip("/"), b"", rel_path, str(options.site_dir / rel_path))
         for rel_path, url in site.asset_urls)
-    return render_site(site, env, theme, options.now, options.preview, assets)
+    return render_site(site, env, theme, options.now, options.preview, assets, cache)
+
+
+def open_render_cache(options: BuildOptions) -> RenderCache:
+    """Load what the last build into this output folder rendered, unless --no-cache."""
+    name = hashlib.blake2b(str(options.output_dir).encode(), digest_size=8).hexdigest()
+    path = options.site_dir / CACHE_DIR / f"rendered-{name}.json"
+    live = {} if options.no_cache else read_manifest(options.output_dir, options.output_dir)
+    return RenderCache(path, live)
 
 
 def build_site(options: BuildOptions) -> BuildResult:
@@ -80,16 +97,19 @@ def build_site(options: BuildOptions) -> BuildResult:
     check_output_dir(options.output_dir, options.site_dir, options.force)
     loaded = load_site(options)
     site = loaded.site
-    files = render_files(site, options)
-    warnings = find_broken_links(files, site, loaded.texts)
-    if options.strict:
-        raise_if_any(warnings)
     with build_lock(options.output_dir):
+        render_cache = open_render_cache(options)
+        files = render_files(site, options, render_cache)
+        warnings = find_broken_links(files, site, loaded.texts) if options.strict else []
+        raise_if_any(warnings)
         changed = write_output(files, options.output_dir)
+        render_cache.save()
     counts = {
         "pages": sum(f.rel_path.endswith(".html") for f in files),
         "feeds": sum(f.rel_path.rsplit("/", 1)[-1] in FEED_NAMES for f in files),
         "posts": len(site.posts),
+        "cached": loaded.cached,
+        "reused": render_cache.reused,
     }
     return BuildResult(site, files, tuple(changed), time.perf_counter() - started,
                        counts, tuple(warnings))

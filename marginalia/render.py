@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import unicodedata
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from xml.sax.saxutils import escape as xml_escape
@@ -15,11 +16,13 @@ import jinja2
 from markupsafe import Markup
 
 from .errors import BuildError, OutputCollisionError, raise_if_any
-from .feeds import FeedSpec, permalink, render_feed_files
+from .feeds import FeedSpec, feed_names, permalink, render_feed_files
 from .model import OutputFile, Page, Post, Site
 from .templates import render_template
 from .theme import Theme
 from .assemble import archive_url, author_url
+from .incremental import (Fingerprints, Recorder, RenderCache, TrackedSite, TrackedView,
+                          Uncacheable)
 from .urls import prefix_root_relative, rewrite_urls, slugify
 
 
@@ -51,7 +54,7 @@ class Renderer:
     """Holds what every page shares, and renders one kind of output at a time."""
 
     def __init__(self, site: Site, env: jinja2.Environment, theme: Theme, now: datetime,
-                 preview: bool = False):
+                 preview: bool = False, cache: RenderCache | None = None):
         self.site = site
         self.env = env
         self.theme = theme
@@ -59,7 +62,16 @@ class Renderer:
         self.preview = preview
         self.config = site.config
         self.to_site = prefix_root_relative(self.config.base_path)
+        self.recorder = Recorder()
         self.shared = self._shared_context()
+        self.cache = cache
+        self.fingerprints = Fingerprints(site, (
+            repr(self.config), templates_digest(env), sorted(theme.urls.items()),
+            site.copyright_years, repr(site.pages), repr(config_sections(site)), preview,
+            [(p.rel_path, self.post_status(p)) for p in site.posts if self.post_status(p)]))
+
+    def track(self, listing: Any) -> TrackedView:
+        return TrackedView(listing, self.recorder)
 
     def _shared_context(self) -> dict[str, Any]:
         config, site = self.config, self.site
@@ -68,14 +80,14 @@ class Renderer:
         footer_links = ([{"label": link.label, "url": link.url} for link in config.footer_links]
                         or [{"label": p.title, "url": p.url} for p in footer_pages])
         return {
-            "site": {
+            "site": TrackedSite({
                 "title": config.title,
                 "description": config.description,
                 "base_url": config.base_url,
                 "language": config.language,
                 "publisher": config.publisher,
                 "copyright_years": site.copyright_years,
-                "sections": site.sections,
+                "sections": tuple(self.track(s) for s in site.sections),
                 "tags": site.tags,
                 "footer_links": footer_links,
                 "header_links": [{"label": p.title, "url": p.url} for p in header],
@@ -87,7 +99,7 @@ class Renderer:
                 "comments_provider": config.comments.provider,
                 "comments_settings": dict(config.comments.settings),
                 "extra": config.extra,
-            },
+            }, self.recorder),
             "section_urls": {s.name: s.url for s in site.sections},
             "preview": self.preview,
             "url_for": self.url_for,
@@ -98,6 +110,7 @@ class Renderer:
             "archive_url": self.archive_url,
             "author_url": self.author_url,
             "post_status": self.post_status,
+            "tag_url": self.tag_url,
         }
 
     def url_for(self, url: str) -> str:
@@ -124,6 +137,9 @@ class Renderer:
         slug = slugify(name)
         return author_url(slug) if slug else None
 
+    def tag_url(self, name: str) -> str:
+        return f"/tags/{slugify(name)}/"
+
     def post_status(self, post: Post) -> str:
         """Say why a post shown in a preview would be held back from a real build."""
         if post.draft:
@@ -136,14 +152,58 @@ class Renderer:
 
     def page(self, template: str, url: str, source: str, *, title: str | None = None,
              description: str | None = None, og_type: str = "website",
+             derived: Callable[[], dict[str, Any]] | None = None,
              **context: Any) -> OutputFile:
+        """Render one page; 'derived' makes context that follows from the rest, when needed."""
+        rel_path = output_path(url)
+        page_key = self._page_key(rel_path, dict(context, template=template, url=url,
+                                                 title=title, description=description,
+                                                 og_type=og_type))
+        if page_key and self.cache:
+            digest = self.cache.lookup(rel_path, page_key, self.fingerprints)
+            if digest:
+                return OutputFile(rel_path, b"", source, digest=digest)
         meta = {"title": title or self.config.title,
                 "description": description or self.config.description,
                 "type": og_type}
+        self.recorder.used_site_content = False
+        if derived is not None:
+            context.update(derived())
         html = render_template(self.env, template, {**self.shared, **context, "meta": meta,
                                                     "canonical_url": self.absolute_url(url),
                                                     "page_url": url})
-        return OutputFile(output_path(url), html.encode("utf-8"), source)
+        content = html.encode("utf-8")
+        if page_key and self.cache:
+            self.cache.store(rel_path, page_key, self.recorder.used_site_content, content,
+                             self.fingerprints)
+        return OutputFile(rel_path, content, source)
+
+    def feed(self, spec: FeedSpec, json_feed: bool) -> list[OutputFile]:
+        """Render a listing's feeds, or reuse them when their items are unchanged."""
+        names = feed_names(json_feed)
+        page_key = self._page_key("", {"feed": [spec.title, spec.description, spec.home_url,
+                                                 list(spec.posts[:self.config.feed.items]),
+                                                 self.site.newest_date]})
+        if page_key and self.cache:
+            digests = [self.cache.lookup(spec.url(name).lstrip("/"), page_key,
+                                         self.fingerprints) for name in names]
+            if all(digests):
+                return [OutputFile(spec.url(name).lstrip("/"), b"", f"{spec.source} feed",
+                                   digest=digest) for name, digest in zip(names, digests)]
+        files = render_feed_files(self.site, spec, json_feed)
+        if page_key and self.cache:
+            for output in files:
+                self.cache.store(output.rel_path, page_key, False, output.content,
+                                 self.fingerprints)
+        return files
+
+    def _page_key(self, rel_path: str, parts: dict[str, Any]) -> str | None:
+        if self.cache is None:
+            return None
+        try:
+            return self.fingerprints.page_key(parts)
+        except Uncacheable:
+            return None
 
     def body(self, item: Post | Page) -> Markup:
         return Markup(rewrite_urls(item.body_html, self.to_site))
@@ -151,13 +211,15 @@ class Renderer:
     def post_page(self, post: Post) -> OutputFile:
         neighbours = self.site.neighbours[post.rel_path]
         section = next(s for s in self.site.sections if s.name == post.section)
-        show_comments = post.comments and self.config.comments.provider != "none"
         return self.page("post.html", post.url, post.rel_path, title=post.title,
                          description=post.summary, og_type="article", post=post,
-                         content=self.body(post), section=section,
-                         previous_post=neighbours.previous, next_post=neighbours.next,
-                         show_comments=show_comments, json_ld=self.article_data(post),
-                         tag_urls={t.name: t.url for t in self.site.tags})
+                         section=self.track(section), previous_post=neighbours.previous,
+                         next_post=neighbours.next, status=self.post_status(post),
+                         derived=lambda: {
+                             "content": self.body(post),
+                             "json_ld": self.article_data(post),
+                             "show_comments": (post.comments and
+                                               self.config.comments.provider != "none")})
 
     def article_data(self, post: Post) -> dict[str, Any]:
         """Describe a post as a schema.org NewsArticle, for search engines."""
@@ -193,7 +255,8 @@ class Renderer:
 
     def standing_page(self, page: Page) -> OutputFile:
         return self.page(page.layout, page.url, page.rel_path, title=page.title,
-                         description=page.description, page=page, content=self.body(page))
+                         description=page.description, page=page,
+                         derived=lambda: {"content": self.body(page)})
 
     def listing(self, template: str, posts: Sequence[Post], base_url: str, source: str,
                 title: str | None = None, description: str | None = None,
@@ -206,10 +269,10 @@ class Renderer:
 
 
 def render_site(site: Site, env: jinja2.Environment, theme: Theme, now: datetime,
-                preview: bool = False,
-                copied: Sequence[OutputFile] = ()) -> tuple[OutputFile, ...]:
+                preview: bool = False, copied: Sequence[OutputFile] = (),
+                cache: RenderCache | None = None) -> tuple[OutputFile, ...]:
     """Render every output file of the site and check that no two share a path."""
-    renderer = Renderer(site, env, theme, now, preview)
+    renderer = Renderer(site, env, theme, now, preview, cache)
     files: list[OutputFile] = [*theme.files, *copied]
     errors: list[BuildError] = []
 
@@ -229,46 +292,47 @@ def render_site(site: Site, env: jinja2.Environment, theme: Theme, now: datetime
     for section in site.sections:
         attempt(renderer.listing, "section.html", section.posts, section.url,
                 f"section '{section.name}'", title=section.name,
-                description=section.description, section=section)
+                description=section.description, section=renderer.track(section))
     for tag in site.tags:
         attempt(renderer.listing, "tag.html", tag.posts, tag.url, f"tag '{tag.name}'",
-                title=f"Tagged {tag.name}", tag=tag)
+                title=f"Tagged {tag.name}", tag=renderer.track(tag))
     for author in site.authors:
         attempt(renderer.listing, "author.html", author.posts, author.url,
-                f"author '{author.name}'", title=author.name, author=author)
+                f"author '{author.name}'", title=author.name, author=renderer.track(author),
+                post_count=len(author.posts))
     for year in site.archives:
         attempt(renderer.page, "archive.html", year.url, f"archive {year.year}",
                 title=f"Archive: {year.year}", archive_title=str(year.year),
-                months=year.months, year=year)
+                months=year.months, year=renderer.track(year))
         for month in year.months:
             month_name = date(month.year, month.month, 1).strftime("%B %Y")
             attempt(renderer.page, "archive.html", month.url,
                     f"archive {year.year}-{month.month:02d}", title=f"Archive: {month_name}",
-                    archive_title=month_name, months=(month,), year=year)
+                    archive_title=month_name, months=(month,), year=renderer.track(year))
     attempt(renderer.page, "archives.html", "/archive/", "archive index", title="Archive")
     attempt(renderer.page, "tags.html", "/tags/", "tag index", title="Tags")
     attempt(renderer.page, "404.html", "/404.html", "not-found page", title="Page not found")
     raise_if_any(errors)
-    files.extend(render_feeds(site))
+    files.extend(render_feeds(site, renderer))
     files.append(render_sitemap(site, files))
     files.append(render_robots(site))
     check_collisions(files)
     return tuple(sorted(files, key=lambda f: f.rel_path))
 
 
-def render_feeds(site: Site) -> list[OutputFile]:
+def render_feeds(site: Site, renderer: Renderer) -> list[OutputFile]:
     """Render feeds for the whole site, each section and each tag."""
     config = site.config
-    files = render_feed_files(site, FeedSpec(config.title, config.description, "/",
-                                             site.posts, "site"), json_feed=True)
-    for section in site.sections:
-        files += render_feed_files(site, FeedSpec(
-            f"{config.title}: {section.name}", section.description or config.description,
-            section.url, section.posts, f"section '{section.name}'"))
-    for tag in site.tags:
-        files += render_feed_files(site, FeedSpec(
-            f"{config.title}: {tag.name}", f"Posts tagged {tag.name}", tag.url, tag.posts,
-            f"tag '{tag.name}'"))
+    specs = [FeedSpec(config.title, config.description, "/", site.posts, "site")]
+    specs += [FeedSpec(f"{config.title}: {section.name}",
+                       section.description or config.description, section.url,
+                       section.posts, f"section '{section.name}'")
+              for section in site.sections]
+    specs += [FeedSpec(f"{config.title}: {tag.name}", f"Posts tagged {tag.name}", tag.url,
+                       tag.posts, f"tag '{tag.name}'") for tag in site.tags]
+    files = []
+    for index, spec in enumerate(specs):
+        files += renderer.feed(spec, json_feed=index == 0)
     return files
 
 
@@ -298,6 +362,19 @@ def render_sitemap(site: Site, files: Sequence[OutputFile]) -> OutputFile:
 def render_robots(site: Site) -> OutputFile:
     text = f"User-agent: *\nAllow: /\n\nSitemap: {permalink(site, '/sitemap.xml')}\n"
     return OutputFile("robots.txt", text.encode("utf-8"), "robots.txt")
+
+
+def templates_digest(env: jinja2.Environment) -> str:
+    """Hash the source of every layout, so that a template edit re-renders its pages."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name in sorted(env.list_templates()):
+        source, _, _ = env.loader.get_source(env, name)
+        digest.update(f"{name}\0{source}\0".encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def config_sections(site: Site) -> list[tuple[str, str, str]]:
+    return [(s.name, s.url, s.description) for s in site.sections]
 
 
 def output_path(url: str) -> str:

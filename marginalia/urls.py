@@ -7,6 +7,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
 
 SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -18,6 +19,7 @@ URL_ATTRIBUTE = re.compile(
     re.IGNORECASE)
 
 
+@lru_cache(maxsize=1 << 16)
 def slugify(text: str) -> str:
     """Turn a title or name into a lowercase, hyphenated ASCII slug."""
     text = unicodedata.normalize("NFKD", text)

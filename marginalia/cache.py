@@ -1,0 +1,130 @@
+"""A cache of parsed posts keyed by content hash, kept beside the site in .cache/.
+
+The cache is plain JSON, never pickle: a damaged or foreign file can only be
+ignored, never run. Any doubt about an entry means parsing the file again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from . import __version__
+from .model import Config, Page, Post, Source
+
+CACHE_DIR = ".cache/marginalia"
+CACHE_NAME = "parsed.json"
+FORMAT = 2
+
+
+def cache_path(site_dir: Path) -> Path:
+    return site_dir / CACHE_DIR / CACHE_NAME
+
+
+def config_fingerprint(config: Config) -> str:
+    """Hash everything that changes how a file parses, and the engine's version."""
+    return hashlib.sha256(f"{FORMAT}|{__version__}|{config!r}".encode()).hexdigest()
+
+
+def source_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class ParseCache:
+    """Parsed posts and pages by source hash; loaded once, saved when it changed."""
+
+    def __init__(self, path: Path | None, fingerprint: str, read: bool = True):
+        self.path = path
+        self.fingerprint = fingerprint
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.used: dict[str, dict[str, Any]] = {}
+        self.hits = 0
+        self.dirty = False
+        if path is not None and read:
+            self.entries = _load_entries(path, fingerprint)
+
+    def get(self, key: str) -> Post | Page | None:
+        entry = self.entries.get(key)
+        if entry is None:
+            return None
+        try:
+            item = decode_item(entry)
+        except (KeyError, TypeError, ValueError):
+            return None
+        self.used[key] = entry
+        self.hits += 1
+        return item
+
+    def put(self, key: str, item: Post | Page) -> None:
+        try:
+            self.used[key] = encode_item(item)
+        except TypeError:
+            return
+        self.dirty = True
+
+    def save(self) -> None:
+        """Write the entries used by this build, dropping the rest, atomically."""
+        if self.path is None or not (self.dirty or len(self.used) != len(self.entries)):
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        payload = {"format": FORMAT, "fingerprint": self.fingerprint, "entries": self.used}
+        try:
+            temporary.write_text(json.dumps(payload, ensure_ascii=False, sort_keys=True),
+                                 encoding="utf-8")
+            os.replace(temporary, self.path)
+        except OSError:
+            temporary.unlink(missing_ok=True)
+
+
+def _load_entries(path: Path, fingerprint: str) -> dict[str, dict[str, Any]]:
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return {}
+    if (not isinstance(payload, dict) or payload.get("format") != FORMAT
+            or payload.get("fingerprint") != fingerprint
+            or not isinstance(payload.get("entries"), dict)):
+        return {}
+    return {k: v for k, v in payload["entries"].items() if isinstance(v, dict)}
+
+
+def encode_item(item: Post | Page) -> dict[str, Any]:
+    """Turn a Post or Page into JSON-safe values."""
+    data: dict[str, Any] = {"kind": "post" if isinstance(item, Post) else "page"}
+    for field in fields(item):
+        value = getattr(item, field.name)
+        if isinstance(value, datetime):
+            zone = value.tzinfo.key if isinstance(value.tzinfo, ZoneInfo) else None
+            value = [value.isoformat(), zone]
+        elif field.name == "sources":
+            value = [[s.name, s.url] for s in value]
+        data[field.name] = value
+    # Front matter 'extra' may hold values JSON cannot keep exactly; then skip caching it.
+    if json.loads(json.dumps(data["extra"])) != data["extra"]:
+        raise TypeError("extra does not survive JSON")
+    return data
+
+
+def decode_item(data: dict[str, Any]) -> Post | Page:
+    """Rebuild a Post or Page from encode_item's output, checking every field is there."""
+    if data["kind"] == "page":
+        return Page(**{f.name: data[f.name] for f in fields(Page)})
+    values = {f.name: data[f.name] for f in fields(Post)}
+    for name in ("date", "updated", "expires"):
+        if values[name] is not None:
+            text, zone = values[name]
+            moment = datetime.fromisoformat(text)
+            values[name] = moment.astimezone(ZoneInfo(zone)) if zone else moment
+    values["sources"] = tuple(Source(str(n), str(u)) for n, u in values["sources"])
+    values["tags"] = tuple(values["tags"])
+    values["aliases"] = tuple(values["aliases"])
+    if not isinstance(values["date"], datetime) or values["date"].tzinfo is None:
+        raise ValueError("cached date is not timezone-aware")
+    return Post(**values)

@@ -1,0 +1,561 @@
+"""Preview the site: build with drafts and future posts, serve it, rebuild on change.
+
+Three threads share one PreviewState. The main thread owns every build (so a
+Ctrl-C lands inside build_site and the writer removes its own staging folder);
+watchdog's thread only marks the site dirty; the HTTP threads read the built
+folder and the current errors, and stream reload events to open tabs.
+"""
+
+from __future__ import annotations
+
+import errno
+import html
+import mimetypes
+import os
+import shutil
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from .errors import BuildError, BuildErrors
+from .pipeline import BuildOptions, build_site
+from .write import MARKER_NAME, remove_stale_staging
+
+PREVIEW_DIR = ".cache/preview"  # never output/: a preview holds drafts that must not be published
+EVENTS_PATH = "/__marginalia/events"
+WATCHED_DIRS = ("content", "layouts", "theme")
+WATCHED_FILES = ("site.toml",)
+EDITOR_TEMP_SUFFIXES = (".swp", ".swo", ".swx", "~", "___jb_tmp___", "___jb_old___")
+EDITOR_TEMP_NAMES = ("4913",)  # vim's probe file
+IGNORED_EVENTS = ("opened", "closed", "closed_no_write")  # our own builds read the sources
+DEBOUNCE_SECONDS = 0.08
+MAX_DELAY_SECONDS = 1.0  # build even if events never stop arriving
+KEEPALIVE_SECONDS = 15.0
+EXIT_OK, EXIT_USAGE = 0, 2
+
+CONTENT_TYPES = {
+    ".html": "text/html", ".css": "text/css", ".js": "text/javascript",
+    ".mjs": "text/javascript", ".json": "application/json", ".xml": "application/xml",
+    ".txt": "text/plain", ".svg": "image/svg+xml", ".png": "image/png",
+    ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".webp": "image/webp",
+    ".avif": "image/avif", ".ico": "image/x-icon", ".woff": "font/woff",
+    ".woff2": "font/woff2", ".pdf": "application/pdf", ".webmanifest":
+    "application/manifest+json",
+}
+TEXT_TYPES = ("text/", "application/json", "application/xml", "image/svg+xml",
+              "application/manifest+json")
+
+LIVE_RELOAD_SCRIPT = """<script data-marginalia="live-reload">
+(function () {
+  // Injected by 'build.py serve' only; built files never hold it.
+  var events = new EventSource("%(events)s?since=%(generation)d");
+  events.addEventListener("reload", function () { events.close(); location.reload(); });
+}());
+</script>
+"""
+
+
+class PreviewState:
+    """The last build's errors and a generation number that tabs reload on."""
+
+    def __init__(self) -> None:
+        self.condition = threading.Condition()
+        self.generation = 0
+        self.errors: tuple[BuildError, ...] = ()
+        self.stopping = False
+
+    def publish(self, errors: Sequence[BuildError], reload: bool) -> None:
+        """Record a build's outcome and wake every event stream if tabs should reload."""
+        with self.condition:
+            self.errors = tuple(errors)
+            if reload:
+                self.generation += 1
+                self.condition.notify_all()
+
+    def snapshot(self) -> tuple[int, tuple[BuildError, ...]]:
+        with self.condition:
+            return self.generation, self.errors
+
+    def wait_for_change(self, seen: int, timeout: float) -> int:
+        """Return the generation once it differs from seen, or after timeout."""
+        with self.condition:
+            self.condition.wait_for(lambda: self.generation != seen or self.stopping, timeout)
+            return self.generation
+
+    def stop(self) -> None:
+        with self.condition:
+            self.stopping = True
+            self.condition.notify_all()
+
+
+class Rebuilder:
+    """Run builds one at a time; events that arrive during a build make one more."""
+
+    def __init__(self, options: BuildOptions, state: PreviewState):
+        self.options = options
+        self.state = state
+        self.condition = threading.Condition()
+        self.dirty = False
+        self.first_event = self.last_event = 0.0
+        self.warnings: tuple[str, ...] = ()  # printed in full only when they change
+
+    def request(self) -> None:
+        """Note a source change; called from the watcher's thread."""
+        with self.condition:
+            now = time.monotonic()
+            if not self.dirty:
+                self.dirty, self.first_event = True, now
+            self.last_event = now
+            self.condition.notify()
+
+    def run_forever(self) -> None:
+        """Wait for changes, let a burst settle, then rebuild; until KeyboardInterrupt."""
+        while True:
+            with self.condition:
+                while not self.dirty:
+                    self.condition.wait(1.0)
+                while (delay := min(self.last_event + DEBOUNCE_SECONDS,
+                                    self.first_event + MAX_DELAY_SECONDS)
+                       - time.monotonic()) > 0:
+                    self.condition.wait(delay)
+                self.dirty = False
+            self.build_once()
+
+    def build_once(self, first: bool = False) -> None:
+        """Build the preview, print the outcome and tell open tabs."""
+        _, previous = self.state.snapshot()
+        try:
+            result = build_site(self.options)
+        except BuildError as error:
+            errors = unique_errors(error.errors if isinstance(error, BuildErrors) else (error,))
+            report_problems(errors)
+            self.state.publish(errors, reload=first or _keys(errors) != _keys(previous))
+            return
+        except Exception as exc:  # a bug: show its traceback, keep serving the last state
+            traceback.print_exc()
+            bug = BuildError(f"internal error ({type(exc).__name__}: {exc}); this is a bug "
+                             "in Marginalia, and the terminal shows its traceback")
+            self.state.publish((bug,), reload=True)
+            return
+        warnings = _keys(result.warnings)
+        if warnings != self.warnings:
+            for warning in warnings:
+                say(f"warning: {warning}", sys.stderr)
+        elif warnings:
+            say(f"{len(warnings)} warnings, as before", sys.stderr)
+        self.warnings = warnings
+        if first:
+            say(f"built {result.counts['posts']} posts (drafts and future included): "
+                f"{result.counts['pages']} pages in {result.seconds:.2f} s")
+        else:
+            fixed = "fixed; " if previous else ""
+            say(f"{fixed}rebuilt in {result.seconds:.2f} s: "
+                f"{len(result.changed)} files changed")
+        self.state.publish((), reload=bool(result.changed or previous))
+
+
+class SourceWatcher(FileSystemEventHandler):
+    """Forward changes to the site's sources to the rebuilder, ignoring everything else."""
+
+    def __init__(self, site_dir: Path, on_change: Callable[[], None]):
+        self.site_dir = site_dir
+        self.on_change = on_change
+        self.observer = Observer()
+        self.watches: dict[str, object] = {}
+
+    def start(self) -> None:
+        # The root is watched alone so output/ and .cache/ cost no watches and fire nothing.
+        self.observer.schedule(self, str(self.site_dir), recursive=False)
+        for name in WATCHED_DIRS:
+            self.watch_dir(name)
+        self.observer.start()
+
+    def watch_dir(self, name: str) -> None:
+        path = self.site_dir / name
+        if not path.is_dir():
+            return
+        if name in self.watches:
+            try:
+                self.observer.unschedule(self.watches.pop(name))
+            except (KeyError, OSError):
+                pass
+        self.watches[name] = self.observer.schedule(self, str(path), recursive=True)
+
+    def stop(self) -> None:
+        if self.observer.is_alive():
+            self.observer.stop()
+            self.observer.join(timeout=5)
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in IGNORED_EVENTS:
+            return
+        paths = [os.fsdecode(event.src_path), os.fsdecode(getattr(event, "dest_path", "") or "")]
+        for path in paths:
+            rel = relative_parts(self.site_dir, path)
+            if event.is_directory and len(rel) == 1 and rel[0] in WATCHED_DIRS and (
+                    event.event_type in ("created", "moved")):
+                self.watch_dir(rel[0])
+        if any(is_source_path(relative_parts(self.site_dir, p)) for p in paths if p):
+            self.on_change()
+
+
+class PreviewServer(ThreadingHTTPServer):
+    """Serve the preview folder with clean URLs, no caching and live reload."""
+
+    daemon_threads = True
+
+    def __init__(self, host: str, port: int, root: Path, state: PreviewState,
+                 site_dir: Path):
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.root = root
+        self.state = state
+        self.site_dir = site_dir
+        self.base_path = "/"
+        super().__init__((host, port), PreviewHandler)
+
+    def handle_error(self, request, client_address) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return  # a tab closed mid-response
+        super().handle_error(request, client_address)
+
+
+class PreviewHandler(BaseHTTPRequestHandler):
+    server: PreviewServer
+    server_version = "Marginalia-preview"
+
+    def do_GET(self) -> None:
+        self.respond(send_body=True)
+
+    def do_HEAD(self) -> None:
+        self.respond(send_body=False)
+
+    def log_message(self, format: str, *args) -> None:
+        pass  # the terminal is for build messages
+
+    def respond(self, send_body: bool) -> None:
+        url = urlsplit(self.path)
+        if url.path == EVENTS_PATH:
+            self.stream_events(parse_qs(url.query).get("since", [""])[0])
+            return
+        generation, errors = self.server.state.snapshot()
+        script = LIVE_RELOAD_SCRIPT % {"events": EVENTS_PATH, "generation": generation}
+        if errors:
+            page = render_error_page(errors, self.server.site_dir, script)
+            self.send_bytes(HTTPStatus.INTERNAL_SERVER_ERROR, page, "text/html", send_body)
+            return
+        status, found = self.find(url.path)
+        if status == HTTPStatus.MOVED_PERMANENTLY:
+            self.send_response(status)
+            self.send_header("Location", str(found) + (f"?{url.query}" if url.query else ""))
+            self.send_header("Content-Length", "0")
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            return
+        if found is None:
+            self.send_bytes(HTTPStatus.NOT_FOUND, b"404 Not Found\n", "text/plain", send_body)
+            return
+        self.send_file(status, Path(found), script, send_body)
+
+    def find(self, url_path: str) -> tuple[HTTPStatus, Path | str | None]:
+        """Resolve a URL in the preview, tolerating the instant a build swaps it in."""
+        for _ in range(40):
+            status, found = resolve_request(self.server.root, self.server.base_path, url_path)
+            if status != HTTPStatus.NOT_FOUND or self.server.root.is_dir():
+                break
+            time.sleep(0.025)
+        if status == HTTPStatus.NOT_FOUND:
+            not_found = self.server.root / "404.html"
+            return status, (not_found if not_found.is_file() else None)
+        return status, found
+
+    def send_file(self, status: HTTPStatus, path: Path, script: str, send_body: bool) -> None:
+        content_type = guess_content_type(path.name)
+        try:
+            handle = open(path, "rb")
+        except OSError:
+            self.send_bytes(HTTPStatus.NOT_FOUND, b"404 Not Found\n", "text/plain", send_body)
+            return
+        with handle:
+            if content_type == "text/html":
+                data = inject_script(handle.read(), script)
+                self.send_bytes(status, data, content_type, send_body)
+                return
+            self.send_head(status, content_type, os.fstat(handle.fileno()).st_size)
+            if send_body:
+                shutil.copyfileobj(handle, self.wfile)
+
+    def send_bytes(self, status: HTTPStatus, data: bytes, content_type: str,
+                   send_body: bool) -> None:
+        self.send_head(status, content_type, len(data))
+        if send_body:
+            self.wfile.write(data)
+
+    def send_head(self, status: HTTPStatus, content_type: str, length: int) -> None:
+        if content_type.startswith(TEXT_TYPES):
+            content_type += "; charset=utf-8"
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(length))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+
+    def stream_events(self, since: str) -> None:
+        """Send 'reload' each time the generation moves past the one the page was served at."""
+        state = self.server.state
+        seen = int(since) if since.isdigit() else state.snapshot()[0]
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        try:
+            self.wfile.write(b"retry: 1000\n\n")
+            while True:
+                current = state.wait_for_change(seen, KEEPALIVE_SECONDS)
+                if state.stopping:
+                    return
+                if current != seen:
+                    self.wfile.write(f"event: reload\ndata: {current}\n\n".encode())
+                    seen = current
+                else:
+                    self.wfile.write(b": keep-alive\n\n")  # finds closed tabs
+        except (ConnectionError, TimeoutError):
+            return
+
+
+def serve(options: BuildOptions, host: str = "127.0.0.1", port: int = 8000) -> int:
+    """Build a preview, serve it on host:port and rebuild on change until Ctrl-C."""
+    site_dir = options.site_dir
+    preview_dir = site_dir / PREVIEW_DIR
+    state = PreviewState()
+    try:
+        server = PreviewServer(host, port, preview_dir, state, site_dir)
+    except OSError as exc:
+        say(describe_bind_error(exc, host, port), sys.stderr)
+        return EXIT_USAGE
+    url = f"http://{url_host(host)}:{server.server_address[1]}/"
+    if options.base_url:
+        server.base_path = base_path_of(options.base_url)
+    options = replace(options, output_dir=preview_dir, base_url=options.base_url or url,
+                      drafts=True, future=True, preview=True)
+    rebuilder = Rebuilder(options, state)
+    watcher = SourceWatcher(site_dir, rebuilder.request)
+    restore = _sigterm_as_interrupt()
+    serving = None
+    try:
+        watcher.start()  # before the first build, so an edit made during it is not lost
+        rebuilder.build_once(first=True)
+        say(f"serving {url.rstrip('/')}{server.base_path} (press Ctrl-C to stop)")
+        serving = threading.Thread(target=server.serve_forever, name="marginalia-http",
+                                   daemon=True)
+        serving.start()
+        rebuilder.run_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        previous_sigint = signal.signal(signal.SIGINT, signal.SIG_IGN) if restore else None
+        try:
+            state.stop()
+            watcher.stop()
+            if serving is not None:
+                server.shutdown()
+            server.server_close()
+            remove_stale_staging(preview_dir)
+        finally:
+            if restore:
+                signal.signal(signal.SIGINT, previous_sigint)
+                restore()
+    say("stopped")
+    return EXIT_OK
+
+
+def resolve_request(root: Path, base_path: str, url_path: str
+                    ) -> tuple[HTTPStatus, Path | str | None]:
+    """Map a URL path to a file under root: (200, file), (301, new URL) or (404, None)."""
+    path = unquote(url_path)
+    if not path.startswith(base_path):
+        if path + "/" == base_path:
+            return HTTPStatus.MOVED_PERMANENTLY, base_path
+        return HTTPStatus.NOT_FOUND, None
+    parts = [p for p in path[len(base_path):].split("/") if p]
+    if any(p in (".", "..", MARKER_NAME) or "\0" in p or "\\" in p for p in parts):
+        return HTTPStatus.NOT_FOUND, None
+    target = root.joinpath(*parts)
+    if target.is_dir():
+        if not path.endswith("/"):
+            return HTTPStatus.MOVED_PERMANENTLY, url_path + "/"
+        target = target / "index.html"
+    try:
+        inside = target.resolve(strict=True).is_relative_to(root.resolve())
+    except (OSError, RuntimeError):
+        inside = False
+    return (HTTPStatus.OK, target) if inside and target.is_file() else (
+        HTTPStatus.NOT_FOUND, None)
+
+
+def base_path_of(base_url: str) -> str:
+    """Return the path part of a base URL as "/" or "/blog/"."""
+    return "/" + "".join(f"{part}/" for part in urlsplit(base_url).path.split("/") if part)
+
+
+def guess_content_type(name: str) -> str:
+    suffix = os.path.splitext(name)[1].lower()
+    return (CONTENT_TYPES.get(suffix) or mimetypes.guess_type(name)[0]
+            or "application/octet-stream")
+
+
+def inject_script(page: bytes, script: str) -> bytes:
+    """Put the live-reload script before the last </body>, or at the end."""
+    at = page.lower().rfind(b"</body>")
+    if at == -1:
+        return page + script.encode()
+    return page[:at] + script.encode() + page[at:]
+
+
+def render_error_page(errors: Sequence[BuildError], site_dir: Path, script: str) -> bytes:
+    """Render the build's problems as a page: file, line, message and the lines around it."""
+    items = []
+    for error in errors:
+        excerpt = source_excerpt(site_dir, error.path, error.line)
+        kind = type(error).__name__.replace("Error", " error").strip().capitalize()
+        items.append(
+            f'<li><p class="where"><span class="kind">{esc(kind)}</span> '
+            f'<code class="location">{esc(error.location())}</code></p>\n'
+            f'<p class="message">{esc(error.message)}</p>\n'
+            + (f"<pre>{excerpt}</pre>\n" if excerpt else "") + "</li>")
+    count = f"{len(errors)} problems" if len(errors) > 1 else "1 problem"
+    page = f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Build failed: {count}</title>
+<style>
+body {{ font: 16px/1.5 system-ui, sans-serif; max-width: 50rem; margin: 2rem auto;
+  padding: 0 1rem; color: #222; }}
+h1 {{ color: #a00; font-size: 1.5rem; }}
+ol {{ padding-left: 1.25rem; }} li {{ margin-bottom: 1.5rem; }}
+.where {{ margin: 0; }} .kind {{ color: #666; }} code {{ font-weight: 600; }}
+.message {{ margin: 0.25rem 0; white-space: pre-wrap; }}
+pre {{ background: #f6f6f6; padding: 0.5rem; overflow-x: auto; }}
+mark {{ background: #fdd; }}
+</style>
+</head>
+<body>
+<h1>The preview cannot be built: {count}</h1>
+<ol class="build-errors">
+{chr(10).join(items)}
+</ol>
+<p>Fix the file and save it; this page reloads by itself.</p>
+{script}</body>
+</html>
+"""
+    return page.encode("utf-8")
+
+
+def source_excerpt(site_dir: Path, rel_path: str | None, line: int | None) -> str:
+    """Return the escaped lines around line in a site file, the line itself marked."""
+    if not rel_path or not line:
+        return ""
+    path = (site_dir / rel_path).resolve()
+    try:
+        if not path.is_relative_to(site_dir.resolve()) or not path.is_file():
+            return ""
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    shown = []
+    for number in range(max(1, line - 2), min(len(lines), line + 2) + 1):
+        text = f"{number:>4} | {esc(lines[number - 1])}"
+        shown.append(f"<mark>{text}</mark>" if number == line else text)
+    return "\n".join(shown)
+
+
+def relative_parts(site_dir: Path, path: str) -> tuple[str, ...]:
+    try:
+        return Path(path).relative_to(site_dir).parts
+    except ValueError:
+        return ()
+
+
+def is_source_path(parts: Sequence[str]) -> bool:
+    """Tell whether a site-relative path is a source the build reads."""
+    if not parts:
+        return False
+    if tuple(parts) in tuple((name,) for name in WATCHED_FILES):
+        return True
+    name = parts[-1]
+    return parts[0] in WATCHED_DIRS and not (
+        name.endswith(EDITOR_TEMP_SUFFIXES) or name.startswith(".#")
+        or name in EDITOR_TEMP_NAMES)
+
+
+def describe_bind_error(exc: OSError, host: str, port: int) -> str:
+    """Explain why the server cannot listen, and what to try instead."""
+    where = f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (f"cannot serve on {where}: the port is in use, perhaps by another "
+                f"'build.py serve'; stop it or pick another port, such as --port {port + 1}")
+    if exc.errno == errno.EACCES:
+        return (f"cannot serve on {where}: permission denied (ports below 1024 need "
+                "privileges); use a port such as --port 8000")
+    if exc.errno == errno.EADDRNOTAVAIL or isinstance(exc, socket.gaierror):
+        return (f"cannot serve on {where}: '{host}' is not an address of this machine; "
+                "use --host 127.0.0.1")
+    return f"cannot serve on {where}: {exc.strerror or exc}; try another --host or --port"
+
+
+def url_host(host: str) -> str:
+    """Return the host to print in the URL: a wildcard address becomes localhost."""
+    if host in ("", "0.0.0.0", "::"):
+        return "localhost"
+    return f"[{host}]" if ":" in host else host
+
+
+def report_problems(errors: Sequence[BuildError]) -> None:
+    """Print each problem as 'path:line:col: message', which editors can jump to."""
+    for error in errors:
+        say(str(error), sys.stderr)
+    count = f"{len(errors)} problems" if len(errors) > 1 else "1 problem"
+    say(f"{count}; the browser shows the error until you fix it", sys.stderr)
+
+
+def say(text: str, stream=None) -> None:
+    print(text, file=stream or sys.stdout, flush=True)
+
+
+def esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def unique_errors(errors: Sequence[BuildError]) -> tuple[BuildError, ...]:
+    """Drop repeats, such as one layout error met once per post that uses it."""
+    return tuple({str(e): e for e in reversed(errors)}[key] for key in dict.fromkeys(
+        str(e) for e in errors))
+
+
+def _keys(errors: Sequence[BuildError]) -> tuple[str, ...]:
+    return tuple(str(e) for e in errors)
+
+
+def _sigterm_as_interrupt() -> Callable[[], None] | None:
+    """Make SIGTERM stop the server like Ctrl-C; return a function that undoes it."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    return lambda: signal.signal(signal.SIGTERM, previous)
