@@ -50,6 +50,7 @@ def render_markdown(body: str, extensions: tuple[str, ...], rel_path: str,
     try:
         rendered = converter.reset().convert(body)
     except RecursionError:
+        _converters.pop(extensions, None)  # a converter that failed midway keeps bad state
         raise ContentError("Markdown is nested too deeply to convert; flatten the "
                            "lists or quotes", rel_path, body_line) from None
     _refuse_unsafe_links(rendered, body, rel_path, body_line)
