@@ -19,12 +19,12 @@ from . import __version__
 from .model import Config, Page, Post, Source
 
 CACHE_DIR = ".cache/marginalia"
-CACHE_NAME = "parsed.json"
 FORMAT = 2
+KEPT_CACHES = 4  # one per recent configuration, e.g. a build and a --base-url preview
 
 
-def cache_path(site_dir: Path) -> Path:
-    return site_dir / CACHE_DIR / CACHE_NAME
+def cache_path(site_dir: Path, fingerprint: str) -> Path:
+    return site_dir / CACHE_DIR / f"parsed-{fingerprint[:20]}.json"
 
 
 def config_fingerprint(config: Config) -> str:
@@ -81,6 +81,16 @@ class ParseCache:
             os.replace(temporary, self.path)
         except OSError:
             temporary.unlink(missing_ok=True)
+        _prune_old_caches(self.path.parent)
+
+
+def _prune_old_caches(cache_dir: Path) -> None:
+    try:
+        caches = sorted(cache_dir.glob("parsed-*.json"), key=lambda p: p.stat().st_mtime_ns)
+        for stale in caches[:-KEPT_CACHES]:
+            stale.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def _load_entries(path: Path, fingerprint: str) -> dict[str, dict[str, Any]]:

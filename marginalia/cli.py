@@ -37,6 +37,8 @@ def make_parser() -> argparse.ArgumentParser:
                           help="replace an output folder this tool did not make")
     building.add_argument("--no-cache", action="store_true",
                           help="ignore and rebuild the parse cache in .cache/")
+    building.add_argument("--report", type=Path, default=None, metavar="FILE",
+                          help="write a JSON report of the build (also when it fails)")
     building.add_argument("--strict", action="store_true",
                           help="treat warnings, such as broken links, as errors")
 
@@ -120,12 +122,23 @@ def build_options(args: argparse.Namespace, site_dir: Path, now: datetime) -> Bu
 
 def run_build(args: argparse.Namespace, site_dir: Path, now: datetime) -> int:
     options = build_options(args, site_dir, now)
-    result = build_site(options)
+    try:
+        result = build_site(options)
+    except BuildError as error:
+        if args.report:
+            from .report import build_report, write_report
+            write_report(args.report, build_report(None, error, now, exit_code_for(error)))
+        raise
+    if args.report:
+        from .report import build_report, write_report
+        write_report(args.report, build_report(result, None, now, EXIT_OK))
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if not args.quiet:
+        written = result.written
         print(f"built {result.counts['posts']} posts: {result.counts['pages']} pages, "
-              f"{result.counts['feeds']} feeds, {len(result.changed)} files changed, "
+              f"{result.counts['feeds']} feeds; {len(written.added)} files added, "
+              f"{len(written.changed)} changed, {len(written.removed)} removed; "
               f"{result.counts['cached']} sources from cache, "
               f"in {result.seconds:.2f} s -> {options.output_dir}")
     return EXIT_OK
@@ -149,4 +162,8 @@ def report_errors(error: BuildError) -> int:
         print(f"{prefix}{problem}", file=sys.stderr)
     summary = f"{len(errors)} problems" if len(errors) > 1 else "1 problem"
     print(f"{summary}; nothing was written", file=sys.stderr)
+    return exit_code_for(error)
+
+
+def exit_code_for(error: BuildError) -> int:
     return EXIT_USAGE if error.exit_code == EXIT_USAGE else EXIT_CONTENT

@@ -6,9 +6,10 @@ import posixpath
 from collections.abc import Sequence
 from urllib.parse import unquote, urlsplit
 
-from .errors import BuildError, ContentError
+from .config import CONFIG_NAME
+from .errors import BuildError, ConfigError, ContentError, raise_if_any
 from .markup import line_of_link
-from .model import OutputFile, Site
+from .model import Config, OutputFile, Site
 from .urls import rewrite_urls, url_scheme
 
 
@@ -36,6 +37,29 @@ def find_broken_links(files: Sequence[OutputFile], site: Site,
                     output.source if output.source in texts else output.rel_path,
                     line_of_link(text, url) if text else None)
     return list(problems.values())
+
+
+def check_menu_links(config: Config, files: Sequence[OutputFile]) -> None:
+    """Fail when a footer link in site.toml points at a page the site does not have."""
+    existing = {f.rel_path for f in files}
+    errors: list[BuildError] = []
+    for link in config.footer_links:
+        target = _internal_path(link.url, "/", config.base_url, config.base_path)
+        if target is not None and not _exists(target, existing):
+            errors.append(ConfigError(
+                f"footer link '{link.label}' points at {link.url}, but no page is built "
+                "there; add content/pages/ for it or fix the url", CONFIG_NAME,
+                _line_in_config(config, link.url)))
+    raise_if_any(errors)
+
+
+def _line_in_config(config: Config, needle: str) -> int | None:
+    try:
+        text = (config.site_dir / CONFIG_NAME).read_text(encoding="utf-8-sig")
+    except OSError:
+        return None
+    index = text.find(f'"{needle}"')
+    return text.count("\n", 0, index) + 1 if index >= 0 else None
 
 
 def _collect_urls(html_text: str) -> list[str]:

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from .cache import CACHE_DIR, ParseCache, cache_path, config_fingerprint
-from .incremental import RenderCache
+from .cache import ParseCache, cache_path, config_fingerprint
+from .incremental import RENDER_CACHE_NAME, RenderCache
 from .assemble import Visibility, assemble_site
 from .config import load_config
 from .discover import discover_sources
 from .errors import BuildError, raise_if_any
-from .links import find_broken_links
+from .links import check_menu_links, find_broken_links
 from .model import OutputFile, Site
 
 FEED_NAMES = ("feed.xml", "atom.xml", "feed.json")
@@ -22,7 +21,8 @@ from .parse import parse_all
 from .render import render_site
 from .templates import load_templates
 from .theme import collect_theme
-from .write import build_lock, check_output_dir, read_manifest, write_output
+from .write import (WriteSummary, build_lock, check_output_dir, read_manifest, state_dir,
+                    write_output)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +43,7 @@ class BuildOptions:
 class BuildResult:
     site: Site
     files: tuple[OutputFile, ...]
-    changed: tuple[str, ...]
+    written: WriteSummary
     seconds: float
     counts: dict[str, int] = field(default_factory=dict)
     warnings: tuple[BuildError, ...] = ()
@@ -62,7 +62,8 @@ def load_site(options: BuildOptions) -> LoadedSite:
     if options.base_url:
         config = replace(config, base_url=options.base_url.rstrip("/") + "/")
     discovered = discover_sources(options.site_dir)
-    cache = ParseCache(cache_path(options.site_dir), config_fingerprint(config),
+    fingerprint = config_fingerprint(config)
+    cache = ParseCache(cache_path(options.site_dir, fingerprint), fingerprint,
                        read=not options.no_cache)
     posts, pages = parse_all(discovered.sources, config, cache)
     cache.save()
@@ -85,8 +86,7 @@ def render_files(site: Site, options: BuildOptions,
 
 def open_render_cache(options: BuildOptions) -> RenderCache:
     """Load what the last build into this output folder rendered, unless --no-cache."""
-    name = hashlib.blake2b(str(options.output_dir).encode(), digest_size=8).hexdigest()
-    path = options.site_dir / CACHE_DIR / f"rendered-{name}.json"
+    path = state_dir(options.output_dir) / RENDER_CACHE_NAME
     live = {} if options.no_cache else read_manifest(options.output_dir, options.output_dir)
     return RenderCache(path, live)
 
@@ -100,9 +100,10 @@ def build_site(options: BuildOptions) -> BuildResult:
     with build_lock(options.output_dir):
         render_cache = open_render_cache(options)
         files = render_files(site, options, render_cache)
+        check_menu_links(site.config, files)
         warnings = find_broken_links(files, site, loaded.texts) if options.strict else []
         raise_if_any(warnings)
-        changed = write_output(files, options.output_dir)
+        written = write_output(files, options.output_dir)
         render_cache.save()
     counts = {
         "pages": sum(f.rel_path.endswith(".html") for f in files),
@@ -111,5 +112,5 @@ def build_site(options: BuildOptions) -> BuildResult:
         "cached": loaded.cached,
         "reused": render_cache.reused,
     }
-    return BuildResult(site, files, tuple(changed), time.perf_counter() - started,
+    return BuildResult(site, files, written, time.perf_counter() - started,
                        counts, tuple(warnings))

@@ -197,6 +197,15 @@ class Renderer:
                                  self.fingerprints)
         return files
 
+    def redirect_page(self, alias: str, post: Post) -> OutputFile:
+        """A page at an old URL that sends readers on to the post's current one."""
+        target = self.absolute_url(post.url)
+        html = render_template(self.env, "redirect.html", {
+            **self.shared, "target_url": target, "post": post,
+            "meta": {"title": post.title, "description": "", "type": "website"},
+            "canonical_url": target, "page_url": alias})
+        return OutputFile(output_path(alias), html.encode("utf-8"), f"{post.rel_path} (alias)")
+
     def _page_key(self, rel_path: str, parts: dict[str, Any]) -> str | None:
         if self.cache is None:
             return None
@@ -314,6 +323,10 @@ def render_site(site: Site, env: jinja2.Environment, theme: Theme, now: datetime
     attempt(renderer.page, "404.html", "/404.html", "not-found page", title="Page not found")
     raise_if_any(errors)
     files.extend(render_feeds(site, renderer))
+    files.extend(renderer.redirect_page(alias, post) for post in site.posts
+                 for alias in post.aliases)
+    files.append(render_redirects(site))
+    files.append(render_headers(site, theme))
     files.append(render_sitemap(site, files))
     files.append(render_robots(site))
     check_collisions(files)
@@ -357,6 +370,28 @@ def render_sitemap(site: Site, files: Sequence[OutputFile]) -> OutputFile:
                         if path in lastmod else "") + "</url>")
     lines.append("</urlset>")
     return OutputFile("sitemap.xml", ("\n".join(lines) + "\n").encode("utf-8"), "sitemap")
+
+
+def render_redirects(site: Site) -> OutputFile:
+    """List every alias as a permanent redirect, in Netlify and Cloudflare Pages syntax."""
+    base = site.config.base_path.rstrip("/")
+    lines = sorted(f"{base}{alias} {base}{post.url} 301"
+                   for post in site.posts for alias in post.aliases)
+    return OutputFile("_redirects", "".join(line + "\n" for line in lines).encode("utf-8"),
+                      "aliases")
+
+
+def render_headers(site: Site, theme: Theme) -> OutputFile:
+    """Give fingerprinted assets a year-long immutable cache and pages a short one."""
+    base = site.config.base_path.rstrip("/")
+    lines = []
+    for name, url in sorted(theme.urls.items()):
+        if url != "/" + name:
+            lines += [f"{base}{url}", "  Cache-Control: public, max-age=31536000, immutable"]
+    lines += [f"{base}/*", "  Cache-Control: public, max-age=300, must-revalidate",
+              "  X-Content-Type-Options: nosniff",
+              "  Referrer-Policy: strict-origin-when-cross-origin"]
+    return OutputFile("_headers", ("\n".join(lines) + "\n").encode("utf-8"), "cache headers")
 
 
 def render_robots(site: Site) -> OutputFile:

@@ -11,6 +11,7 @@ import shutil
 import stat
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import OutputError
@@ -61,8 +62,15 @@ def build_lock(output_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def write_output(files: Sequence[OutputFile], output_dir: Path) -> list[str]:
-    """Bring a staging tree to the new site, then swap it in; return the changed paths.
+@dataclass(frozen=True, slots=True)
+class WriteSummary:
+    added: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+
+
+def write_output(files: Sequence[OutputFile], output_dir: Path) -> WriteSummary:
+    """Bring a staging tree to the new site, then swap it in; say what differs from before.
 
     The tree swapped out is kept as a spare beside output/ and becomes the next
     staging tree, so a rebuild rewrites only the files that differ instead of
@@ -80,7 +88,7 @@ def write_output(files: Sequence[OutputFile], output_dir: Path) -> list[str]:
         for output in files:
             target = safe_target(root, output.rel_path)
             digest = output.digest or content_digest(output)
-            if live.get(output.rel_path, [None])[0] != digest:
+            if output.rel_path in live and live[output.rel_path][0] != digest:
                 changed.append(output.rel_path)
             manifest[output.rel_path] = _place_file(
                 output, digest, target, staged.get(output.rel_path),
@@ -101,7 +109,9 @@ def write_output(files: Sequence[OutputFile], output_dir: Path) -> list[str]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return changed
+    return WriteSummary(added=tuple(sorted(set(manifest) - set(live))),
+                        changed=tuple(changed),
+                        removed=tuple(sorted(set(live) - set(manifest))))
 
 
 def content_digest(output: OutputFile) -> str:
@@ -112,7 +122,8 @@ def content_digest(output: OutputFile) -> str:
     return hashlib.blake2b(output.content, digest_size=16).hexdigest()
 
 
-def _manifest_dir(output_dir: Path) -> Path:
+def state_dir(output_dir: Path) -> Path:
+    """The folder beside output/ where what each tree holds is remembered."""
     return output_dir.parent / f".{output_dir.name}.state"
 
 
@@ -120,7 +131,7 @@ def _manifest_path(tree: Path, output_dir: Path) -> Path:
     # Kept outside the tree, so published bytes never change with mtimes; a tree is
     # known by its folder's inode, which survives the renames of a swap.
     info = tree.stat()
-    return _manifest_dir(output_dir) / f"{info.st_dev}-{info.st_ino}.json"
+    return state_dir(output_dir) / f"{info.st_dev}-{info.st_ino}.json"
 
 
 def read_manifest(tree: Path, output_dir: Path) -> dict[str, list]:
@@ -147,7 +158,7 @@ def _forget_other_manifests(output_dir: Path) -> None:
     for tree in (output_dir, output_dir.parent / f".{output_dir.name}.spare"):
         if tree.is_dir():
             keep.add(_manifest_path(tree, output_dir).name)
-    for path in _manifest_dir(output_dir).glob("*.json"):
+    for path in state_dir(output_dir).glob("*-*.json"):
         if path.name not in keep:
             path.unlink(missing_ok=True)
 
