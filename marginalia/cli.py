@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         argv.insert(0, "build")
     parser = make_parser()
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         now = read_now(args.now)
     except ValueError as exc:
@@ -134,6 +136,13 @@ def run_build(args: argparse.Namespace, site_dir: Path, now: datetime) -> int:
         write_report(args.report, build_report(result, None, now, EXIT_OK))
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    if args.verbose:
+        for label, paths in (("added", result.written.added),
+                             ("changed", result.written.changed),
+                             ("removed", result.written.removed)):
+            for path in paths:
+                print(f"{label}: {path}")
+        print(f"{result.counts['reused']} files reused without rendering")
     if not args.quiet:
         written = result.written
         print(f"built {result.counts['posts']} posts: {result.counts['pages']} pages, "
@@ -142,6 +151,10 @@ def run_build(args: argparse.Namespace, site_dir: Path, now: datetime) -> int:
               f"{result.counts['cached']} sources from cache, "
               f"in {result.seconds:.2f} s -> {options.output_dir}")
     return EXIT_OK
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def read_now(text: str | None) -> datetime:
