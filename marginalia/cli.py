@@ -5,13 +5,17 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import BuildError, BuildErrors
 from .frontmatter import parse_date
+from .parse import Progress
 from .pipeline import BuildOptions, build_site
 
+PROGRESS_THRESHOLD = 300  # smaller builds finish before a bar would help
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 COMMANDS = ("build", "serve", "new", "check", "list")
 
@@ -125,7 +129,8 @@ def build_options(args: argparse.Namespace, site_dir: Path, now: datetime) -> Bu
 def run_build(args: argparse.Namespace, site_dir: Path, now: datetime) -> int:
     options = build_options(args, site_dir, now)
     try:
-        result = build_site(options)
+        with progress_display(enabled=not args.quiet and sys.stderr.isatty()) as progress:
+            result = build_site(options, progress)
     except BuildError as error:
         if args.report:
             from .report import build_report, write_report
@@ -145,12 +150,36 @@ def run_build(args: argparse.Namespace, site_dir: Path, now: datetime) -> int:
         print(f"{result.counts['reused']} files reused without rendering")
     if not args.quiet:
         written = result.written
-        print(f"built {result.counts['posts']} posts: {result.counts['pages']} pages, "
+        sections = ", ".join(f"{s.name} {len(s.posts)}" for s in result.site.sections)
+        print(f"built {result.counts['posts']} posts ({sections}): "
+              f"{result.counts['pages']} pages, "
               f"{result.counts['feeds']} feeds; {len(written.added)} files added, "
               f"{len(written.changed)} changed, {len(written.removed)} removed; "
               f"{result.counts['cached']} sources from cache, "
               f"in {result.seconds:.2f} s -> {options.output_dir}")
     return EXIT_OK
+
+
+@contextmanager
+def progress_display(enabled: bool) -> Iterator[Progress | None]:
+    """Show a progress bar on a terminal for builds with many posts; nothing in CI."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn
+    with Bar(TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(),
+             transient=True, console=Console(stderr=True)) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if total < PROGRESS_THRESHOLD:
+                return
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done)
+
+        yield update
 
 
 def _interrupt(signum, frame) -> None:

@@ -35,6 +35,7 @@ TOP_LEVEL = {
     "feed": (dict, {}),
     "markdown": (dict, {}),
     "unsafe_html": (bool, False),
+    "iframe_hosts": (list, []),
     "extra": (dict, {}),
 }
 SECTION_KEYS = {"name": (str, REQUIRED), "slug": (str, None), "description": (str, "")}
@@ -100,6 +101,7 @@ def parse_config(text: str, site_dir: Path) -> Config:
         markdown_extensions=checker.extensions(markdown["extensions"]),
         author=top["author"],
         unsafe_html=top["unsafe_html"],
+        iframe_hosts=checker.hosts(top["iframe_hosts"]),
         extra=top["extra"],
     )
     raise_if_any(checker.errors)
@@ -243,6 +245,13 @@ class _Checker:
         return CommentsConfig(provider, entry["enabled"],
                               tuple(sorted((k, v) for k, v in settings.items()
                                            if v is not None)))
+
+    def hosts(self, names: list) -> tuple[str, ...]:
+        for name in names:
+            if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9.-]+", name):
+                self.fail("iframe_hosts", f"iframe host {name!r} must be a bare host name "
+                          "such as www.youtube-nocookie.com")
+        return tuple(n for n in names if isinstance(n, str))
 
     def extensions(self, names: list) -> tuple[str, ...]:
         for name in names:

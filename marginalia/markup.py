@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from urllib.parse import urlsplit
 
 import markdown
 import nh3
@@ -35,6 +36,8 @@ ALLOWED_ATTRIBUTES = {
     "details": {"open"}, "abbr": {"title"},
 }
 LINK_SCHEMES = {"http", "https", "mailto"}
+IFRAME_ATTRIBUTES = {"src", "width", "height", "title", "allow", "allowfullscreen",
+                     "loading", "referrerpolicy"}
 # Markdown inputs that make Python-Markdown crawl: refuse them before converting.
 MAX_NESTING = 40
 MAX_BRACKET_RUN = 200
@@ -43,7 +46,8 @@ _converters: dict[tuple[str, ...], markdown.Markdown] = {}
 
 
 def render_markdown(body: str, extensions: tuple[str, ...], rel_path: str,
-                    body_line: int, unsafe_html: bool = False) -> str:
+                    body_line: int, unsafe_html: bool = False,
+                    iframe_hosts: tuple[str, ...] = ()) -> str:
     """Convert a post body to HTML, refusing unsafe links and sanitising raw HTML."""
     _refuse_pathological(body, rel_path, body_line)
     converter = _converter(extensions)
@@ -56,9 +60,29 @@ def render_markdown(body: str, extensions: tuple[str, ...], rel_path: str,
     _refuse_unsafe_links(rendered, body, rel_path, body_line)
     if unsafe_html:
         return rendered
-    return nh3.clean(rendered, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
-                     url_schemes=LINK_SCHEMES, link_rel=None,
-                     filter_style_properties={"text-align"})
+    return sanitize_html(rendered, iframe_hosts)
+
+
+def sanitize_html(html_text: str, iframe_hosts: tuple[str, ...] = ()) -> str:
+    """Keep ordinary formatting, and iframes only from the hosts the site allows."""
+    tags, attributes = ALLOWED_TAGS, ALLOWED_ATTRIBUTES
+    if iframe_hosts:
+        tags = tags | {"iframe"}
+        attributes = {**attributes, "iframe": IFRAME_ATTRIBUTES}
+    return nh3.clean(html_text, tags=tags, attributes=attributes, url_schemes=LINK_SCHEMES,
+                     link_rel=None, filter_style_properties={"text-align"},
+                     attribute_filter=_iframe_filter(iframe_hosts) if iframe_hosts else None)
+
+
+def _iframe_filter(hosts: tuple[str, ...]):
+    allowed = {h.lower() for h in hosts}
+
+    def keep(tag: str, attribute: str, value: str) -> str | None:
+        if tag == "iframe" and attribute == "src":
+            parts = urlsplit(value)
+            return value if parts.scheme == "https" and parts.hostname in allowed else None
+        return value
+    return keep
 
 
 def _converter(extensions: tuple[str, ...]) -> markdown.Markdown:

@@ -54,6 +54,7 @@ class Config:
     markdown_extensions: tuple[str, ...]
     author: str  # the default byline
     unsafe_html: bool  # skip the HTML sanitiser for trusted authors
+    iframe_hosts: tuple[str, ...]  # hosts whose https iframes posts may embed
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from itertools import repeat
 
@@ -20,18 +20,24 @@ PAGE_FIELDS = ("title", "description", "layout", "menu", "order", "url", "extra"
 MENUS = ("", "header", "footer")
 
 
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
 # Below this many uncached files, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 64
 
 
 def parse_all(sources: Sequence[SourceFile], config: Config,
-              cache: ParseCache | None = None) -> tuple[list[Post], list[Page]]:
+              cache: ParseCache | None = None,
+              progress: Progress | None = None) -> tuple[list[Post], list[Page]]:
     """Parse every source, from the cache where the text is unchanged, else in parallel."""
     cache = cache or ParseCache(None, "")
     keys = [source_key(s.text) for s in sources]
     results: list[Post | Page | BuildError | None] = [cache.get(k) for k in keys]
     missing = [i for i, item in enumerate(results) if item is None]
-    for index, outcome in zip(missing, _parse_many([sources[i] for i in missing], config)):
+    outcomes = _parse_many([sources[i] for i in missing], config)
+    for done, (index, outcome) in enumerate(zip(missing, outcomes), start=1):
+        if progress:
+            progress("parsing", done, len(missing))
         results[index] = outcome
         if not isinstance(outcome, BuildError):
             cache.put(keys[index], outcome)
@@ -42,13 +48,16 @@ def parse_all(sources: Sequence[SourceFile], config: Config,
     return posts, pages
 
 
-def _parse_many(sources: list[SourceFile], config: Config) -> list[Post | Page | BuildError]:
+def _parse_many(sources: list[SourceFile],
+                config: Config) -> Iterator[Post | Page | BuildError]:
+    """Yield each source's outcome in order, using every core for a large batch."""
     workers = min(os.cpu_count() or 1, 8)
     if len(sources) < PARALLEL_THRESHOLD or workers < 2:
-        return [_parse_or_error(source, config) for source in sources]
-    chunk = max(1, len(sources) // (workers * 8))
+        yield from (_parse_or_error(source, config) for source in sources)
+        return
+    chunk = max(1, min(64, len(sources) // (workers * 8)))
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(_parse_or_error, sources, repeat(config), chunksize=chunk))
+        yield from pool.map(_parse_or_error, sources, repeat(config), chunksize=chunk)
 
 
 def _parse_or_error(source: SourceFile, config: Config) -> Post | Page | BuildError:
@@ -89,7 +98,7 @@ def parse_post(source: SourceFile, config: Config) -> Post:
         check.fail("updated", "'updated' is before 'date'; fix one of them")
     raise_if_any(check.errors)
     body_html = render_markdown(matter.body, config.markdown_extensions, source.rel_path,
-                                matter.body_line, config.unsafe_html)
+                                matter.body_line, config.unsafe_html, config.iframe_hosts)
     assert date is not None and section is not None
     return Post(
         rel_path=source.rel_path, title=title, section=section.name, date=date,
@@ -118,7 +127,7 @@ def parse_page(source: SourceFile, config: Config) -> Page:
     extra = check.mapping("extra")
     raise_if_any(check.errors)
     body_html = render_markdown(matter.body, config.markdown_extensions, source.rel_path,
-                                matter.body_line, config.unsafe_html)
+                                matter.body_line, config.unsafe_html, config.iframe_hosts)
     return Page(rel_path=source.rel_path, title=title, description=description,
                 layout=layout, menu=menu, order=order, url=url, body_html=body_html,
                 extra=extra)

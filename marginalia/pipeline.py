@@ -17,7 +17,7 @@ from .links import check_menu_links, find_broken_links
 from .model import OutputFile, Site
 
 FEED_NAMES = ("feed.xml", "atom.xml", "feed.json")
-from .parse import parse_all
+from .parse import Progress, parse_all
 from .render import render_site
 from .templates import load_templates
 from .theme import collect_theme
@@ -56,7 +56,7 @@ class LoadedSite:
     cached: int  # how many sources came from the parse cache
 
 
-def load_site(options: BuildOptions) -> LoadedSite:
+def load_site(options: BuildOptions, progress: Progress | None = None) -> LoadedSite:
     """Read, check and assemble the site without rendering it."""
     config = load_config(options.site_dir)
     if options.base_url:
@@ -65,7 +65,7 @@ def load_site(options: BuildOptions) -> LoadedSite:
     fingerprint = config_fingerprint(config)
     cache = ParseCache(cache_path(options.site_dir, fingerprint), fingerprint,
                        read=not options.no_cache)
-    posts, pages = parse_all(discovered.sources, config, cache)
+    posts, pages = parse_all(discovered.sources, config, cache, progress)
     cache.save()
     texts = {s.rel_path: s.text for s in discovered.sources}
     visibility = Visibility(now=options.now, drafts=options.drafts, future=options.future)
@@ -73,15 +73,16 @@ def load_site(options: BuildOptions) -> LoadedSite:
     return LoadedSite(site, texts, cache.hits)
 
 
-def render_files(site: Site, options: BuildOptions,
-                 cache: RenderCache | None = None) -> tuple[OutputFile, ...]:
+def render_files(site: Site, options: BuildOptions, cache: RenderCache | None = None,
+                 progress: Progress | None = None) -> tuple[OutputFile, ...]:
     """Render every page, feed and copied file of an assembled site."""
     theme = collect_theme(options.site_dir)
     env = load_templates(options.site_dir)
     assets = tuple(
         OutputFile(url.lstrip("/"), b"", rel_path, str(options.site_dir / rel_path))
         for rel_path, url in site.asset_urls)
-    return render_site(site, env, theme, options.now, options.preview, assets, cache)
+    return render_site(site, env, theme, options.now, options.preview, assets, cache,
+                       progress)
 
 
 def open_render_cache(options: BuildOptions) -> RenderCache:
@@ -91,15 +92,15 @@ def open_render_cache(options: BuildOptions) -> RenderCache:
     return RenderCache(path, live)
 
 
-def build_site(options: BuildOptions) -> BuildResult:
+def build_site(options: BuildOptions, progress: Progress | None = None) -> BuildResult:
     """Build the site into options.output_dir, replacing it only on success."""
     started = time.perf_counter()
     check_output_dir(options.output_dir, options.site_dir, options.force)
-    loaded = load_site(options)
+    loaded = load_site(options, progress)
     site = loaded.site
     with build_lock(options.output_dir):
         render_cache = open_render_cache(options)
-        files = render_files(site, options, render_cache)
+        files = render_files(site, options, render_cache, progress)
         check_menu_links(site.config, files)
         warnings = find_broken_links(files, site, loaded.texts) if options.strict else []
         raise_if_any(warnings)

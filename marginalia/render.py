@@ -18,6 +18,7 @@ from markupsafe import Markup
 from .errors import BuildError, OutputCollisionError, raise_if_any
 from .feeds import FeedSpec, feed_names, permalink, render_feed_files
 from .model import OutputFile, Page, Post, Site
+from .parse import Progress
 from .templates import render_template
 from .theme import Theme
 from .assemble import archive_url, author_url
@@ -279,7 +280,8 @@ class Renderer:
 
 def render_site(site: Site, env: jinja2.Environment, theme: Theme, now: datetime,
                 preview: bool = False, copied: Sequence[OutputFile] = (),
-                cache: RenderCache | None = None) -> tuple[OutputFile, ...]:
+                cache: RenderCache | None = None,
+                progress: Progress | None = None) -> tuple[OutputFile, ...]:
     """Render every output file of the site and check that no two share a path."""
     renderer = Renderer(site, env, theme, now, preview, cache)
     files: list[OutputFile] = [*theme.files, *copied]
@@ -292,8 +294,10 @@ def render_site(site: Site, env: jinja2.Environment, theme: Theme, now: datetime
         except BuildError as error:
             errors.append(error)
 
-    for post in site.posts:
+    for done, post in enumerate(site.posts, start=1):
         attempt(renderer.post_page, post)
+        if progress:
+            progress("rendering", done, len(site.posts))
     for page in site.pages:
         attempt(renderer.standing_page, page)
     attempt(renderer.listing, "home.html", site.posts, "/", "home page",

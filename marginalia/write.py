@@ -49,8 +49,13 @@ def check_output_dir(output_dir: Path, site_dir: Path, force: bool = False) -> N
 def build_lock(output_dir: Path) -> Iterator[None]:
     """Hold an exclusive lock beside output/ so two builds never interleave."""
     lock_path = output_dir.parent / f".{output_dir.name}.lock"
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+b") as handle:
+    try:
+        output_dir.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock_path, "a+b")
+    except OSError as exc:
+        raise OutputError(f"cannot create the output folder's lock ({exc.strerror}); check "
+                          "that the folder is writable", str(lock_path)) from None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -77,10 +82,11 @@ def write_output(files: Sequence[OutputFile], output_dir: Path) -> WriteSummary:
     recreating thousands of folders. A manifest of hashes in each tree's marker
     file says what it holds.
     """
-    remove_stale_staging(output_dir)
-    live = read_manifest(output_dir, output_dir)
-    staging = _take_staging_tree(output_dir)
+    staging = output_dir.parent / f".{output_dir.name}.staging-{os.getpid()}"
     try:
+        remove_stale_staging(output_dir)
+        live = read_manifest(output_dir, output_dir)
+        _take_staging_tree(output_dir, staging)
         staged = read_manifest(staging, output_dir)
         root = staging.resolve()
         manifest: dict[str, list] = {}
@@ -163,9 +169,8 @@ def _forget_other_manifests(output_dir: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def _take_staging_tree(output_dir: Path) -> Path:
+def _take_staging_tree(output_dir: Path, staging: Path) -> None:
     """Claim the spare tree as this build's staging folder, or start an empty one."""
-    staging = output_dir.parent / f".{output_dir.name}.staging-{os.getpid()}"
     spare = output_dir.parent / f".{output_dir.name}.spare"
     if spare.is_dir() and not spare.is_symlink() and (spare / MARKER_NAME).is_file():
         os.rename(spare, staging)
@@ -173,7 +178,6 @@ def _take_staging_tree(output_dir: Path) -> Path:
         if spare.exists() or spare.is_symlink():
             _remove_tree(spare)
         staging.mkdir(parents=True)
-    return staging
 
 
 def _place_file(output: OutputFile, digest: str, target: Path, staged: list | None,
