@@ -44,10 +44,17 @@ def feed_html(site: Site, post: Post) -> str:
     return rewrite_urls(post.body_html, lambda url: to_absolute(to_site(url)))
 
 
-def render_feed_files(site: Site, spec: FeedSpec, json_feed: bool = False) -> list[OutputFile]:
-    """Render a listing's RSS and Atom feeds, and its JSON Feed when asked."""
+def render_feed_files(site: Site, spec: FeedSpec, json_feed: bool = False,
+                      bodies: dict[str, str] | None = None) -> list[OutputFile]:
+    """Render a listing's RSS and Atom feeds, and its JSON Feed when asked.
+
+    bodies memoises each post's absolutized HTML across the feeds of one build.
+    """
     posts = spec.posts[:site.config.feed.items]
-    bodies = {p.rel_path: feed_html(site, p) for p in posts}
+    bodies = {} if bodies is None else bodies
+    for post in posts:
+        if post.rel_path not in bodies:
+            bodies[post.rel_path] = feed_html(site, post)
     files = [
         OutputFile(spec.url("feed.xml").lstrip("/"),
                    render_rss(site, spec, posts, bodies), f"{spec.source} RSS feed"),

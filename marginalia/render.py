@@ -64,6 +64,7 @@ class Renderer:
         self.config = site.config
         self.to_site = prefix_root_relative(self.config.base_path)
         self.recorder = Recorder()
+        self.feed_bodies: dict[str, str] = {}
         self.shared = self._shared_context()
         self.cache = cache
         self.fingerprints = Fingerprints(site, (
@@ -191,7 +192,7 @@ class Renderer:
             if all(digests):
                 return [OutputFile(spec.url(name).lstrip("/"), b"", f"{spec.source} feed",
                                    digest=digest) for name, digest in zip(names, digests)]
-        files = render_feed_files(self.site, spec, json_feed)
+        files = render_feed_files(self.site, spec, json_feed, self.feed_bodies)
         if page_key and self.cache:
             for output in files:
                 self.cache.store(output.rel_path, page_key, False, output.content,
