@@ -82,11 +82,9 @@ def _rewrite_srcset(value: str, rewrite: Callable[[str], str]) -> str:
 
 
 def absolutize(base: str) -> Callable[[str], str]:
-    """Return a rewriter that resolves relative URLs against an absolute base."""
+    """Return a rewriter that resolves relative URLs, fragments too, against a base."""
     def rewrite(url: str) -> str:
-        if url.startswith("#") or url_scheme(url):
-            return url
-        return urljoin(base, url)
+        return url if url_scheme(url) else urljoin(base, url)
     return rewrite
 
 

@@ -1,0 +1,1 @@
+"""Real-Chromium tests; a package so its conftest does not shadow tests/conftest.py."""

@@ -1,0 +1,1 @@
+"""Quality gates; a package so its conftest does not shadow tests/conftest.py."""
