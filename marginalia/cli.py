@@ -30,9 +30,13 @@ def make_parser() -> argparse.ArgumentParser:
     common.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     common.add_argument("-v", "--verbose", action="store_true", help="print more detail")
 
+    output = argparse.ArgumentParser(add_help=False)
+    output.add_argument("--output", type=Path, default=None,
+                        help="where to write the site (default: SITE/output)")
+    output.add_argument("--report", type=Path, default=None, metavar="FILE",
+                        help="write a JSON report of the build (also when it fails)")
+
     building = argparse.ArgumentParser(add_help=False)
-    building.add_argument("--output", type=Path, default=None,
-                          help="where to write the site (default: SITE/output)")
     building.add_argument("--base-url", default=None,
                           help="override base_url, for previews on another host")
     building.add_argument("--drafts", action="store_true", help="include draft posts")
@@ -42,8 +46,6 @@ def make_parser() -> argparse.ArgumentParser:
                           help="replace an output folder this tool did not make")
     building.add_argument("--no-cache", action="store_true",
                           help="ignore and rebuild the parse cache in .cache/")
-    building.add_argument("--report", type=Path, default=None, metavar="FILE",
-                          help="write a JSON report of the build (also when it fails)")
     building.add_argument("--strict", action="store_true",
                           help="treat warnings, such as broken links, as errors")
 
@@ -52,7 +54,7 @@ def make_parser() -> argparse.ArgumentParser:
         description="Build a commentary blog into static HTML and feeds. "
                     "Without a command, 'build' runs.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("build", parents=[common, building],
+    commands.add_parser("build", parents=[common, output, building],
                         help="build the site into output/ (the default)")
     serve = commands.add_parser("serve", parents=[common, building],
                                 help="build with drafts and future posts, serve on "
@@ -118,7 +120,7 @@ def run_command(args: argparse.Namespace, now: datetime) -> int:
 
 
 def build_options(args: argparse.Namespace, site_dir: Path, now: datetime) -> BuildOptions:
-    output_dir = (args.output or site_dir / "output").absolute()
+    output_dir = (getattr(args, "output", None) or site_dir / "output").absolute()
     preview = args.command == "serve"
     return BuildOptions(site_dir=site_dir, output_dir=output_dir, now=now,
                         base_url=args.base_url, drafts=args.drafts or preview,

@@ -61,7 +61,9 @@ class BuildErrors(BuildError):
     """Every problem found in one run, reported together."""
 
     def __init__(self, errors: Iterable[BuildError]):
-        self.errors = tuple(sorted(errors, key=_error_sort_key))
+        # One broken layout fails every page that uses it: report it once.
+        unique = {(type(e), _error_sort_key(e)): e for e in errors}
+        self.errors = tuple(sorted(unique.values(), key=_error_sort_key))
         super().__init__(f"{len(self.errors)} problem(s)")
         self.exit_code = max((e.exit_code for e in self.errors), default=1)
 

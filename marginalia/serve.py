@@ -12,9 +12,10 @@ import errno
 import html
 import mimetypes
 import os
+import re
 import shutil
-import signal
 import socket
+import socketserver
 import sys
 import threading
 import time
@@ -33,7 +34,8 @@ from .errors import BuildError, BuildErrors
 from .pipeline import BuildOptions, build_site
 from .write import MARKER_NAME, remove_stale_staging
 
-PREVIEW_DIR = ".cache/preview"  # never output/: a preview holds drafts that must not be published
+# Never output/: a preview holds drafts and scheduled posts that must not be published.
+PREVIEW_DIR = ".cache/preview"
 EVENTS_PATH = "/__marginalia/events"
 WATCHED_DIRS = ("content", "layouts", "theme")
 WATCHED_FILES = ("site.toml",)
@@ -139,7 +141,8 @@ class Rebuilder:
         try:
             result = build_site(self.options)
         except BuildError as error:
-            errors = unique_errors(error.errors if isinstance(error, BuildErrors) else (error,))
+            found = error.errors if isinstance(error, BuildErrors) else (error,)
+            errors = unique_errors(found)
             report_problems(errors)
             self.state.publish(errors, reload=first or _keys(errors) != _keys(previous))
             return
@@ -156,14 +159,16 @@ class Rebuilder:
         elif warnings:
             say(f"{len(warnings)} warnings, as before", sys.stderr)
         self.warnings = warnings
+        written = result.written
+        touched = len(written.added) + len(written.changed) + len(written.removed)
         if first:
             say(f"built {result.counts['posts']} posts (drafts and future included): "
                 f"{result.counts['pages']} pages in {result.seconds:.2f} s")
         else:
             fixed = "fixed; " if previous else ""
-            say(f"{fixed}rebuilt in {result.seconds:.2f} s: "
-                f"{len(result.changed)} files changed")
-        self.state.publish((), reload=bool(result.changed or previous))
+            say(f"{fixed}rebuilt in {result.seconds:.2f} s: {len(written.added)} files "
+                f"added, {len(written.changed)} changed, {len(written.removed)} removed")
+        self.state.publish((), reload=bool(touched or previous))
 
 
 class SourceWatcher(FileSystemEventHandler):
@@ -201,7 +206,8 @@ class SourceWatcher(FileSystemEventHandler):
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type in IGNORED_EVENTS:
             return
-        paths = [os.fsdecode(event.src_path), os.fsdecode(getattr(event, "dest_path", "") or "")]
+        paths = [os.fsdecode(event.src_path),
+                 os.fsdecode(getattr(event, "dest_path", "") or "")]
         for path in paths:
             rel = relative_parts(self.site_dir, path)
             if event.is_directory and len(rel) == 1 and rel[0] in WATCHED_DIRS and (
@@ -225,6 +231,13 @@ class PreviewServer(ThreadingHTTPServer):
         self.base_path = "/"
         super().__init__((host, port), PreviewHandler)
 
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind looks up the host's full name, which can stall for
+        # seconds on a machine with slow reverse DNS; nothing here uses the name.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name = str(self.server_address[0])
+        self.server_port = self.server_address[1]
+
     def handle_error(self, request, client_address) -> None:
         if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
             return  # a tab closed mid-response
@@ -247,7 +260,7 @@ class PreviewHandler(BaseHTTPRequestHandler):
     def respond(self, send_body: bool) -> None:
         url = urlsplit(self.path)
         if url.path == EVENTS_PATH:
-            self.stream_events(parse_qs(url.query).get("since", [""])[0])
+            self.stream_events(parse_qs(url.query).get("since", [""])[0], send_body)
             return
         generation, errors = self.server.state.snapshot()
         script = LIVE_RELOAD_SCRIPT % {"events": EVENTS_PATH, "generation": generation}
@@ -311,7 +324,7 @@ class PreviewHandler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
 
-    def stream_events(self, since: str) -> None:
+    def stream_events(self, since: str, send_body: bool) -> None:
         """Send 'reload' each time the generation moves past the one the page was served at."""
         state = self.server.state
         seen = int(since) if since.isdigit() else state.snapshot()[0]
@@ -319,6 +332,8 @@ class PreviewHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
+        if not send_body:
+            return
         try:
             self.wfile.write(b"retry: 1000\n\n")
             while True:
@@ -351,31 +366,29 @@ def serve(options: BuildOptions, host: str = "127.0.0.1", port: int = 8000) -> i
                       drafts=True, future=True, preview=True)
     rebuilder = Rebuilder(options, state)
     watcher = SourceWatcher(site_dir, rebuilder.request)
-    restore = _sigterm_as_interrupt()
     serving = None
     try:
-        watcher.start()  # before the first build, so an edit made during it is not lost
+        try:
+            watcher.start()  # before the first build, so an edit made during it is not lost
+        except OSError as exc:
+            say(f"warning: cannot watch the site for changes ({exc.strerror or exc}); on "
+                "Linux, raise fs.inotify.max_user_watches. Serving without rebuilds.",
+                sys.stderr)
         rebuilder.build_once(first=True)
         say(f"serving {url.rstrip('/')}{server.base_path} (press Ctrl-C to stop)")
         serving = threading.Thread(target=server.serve_forever, name="marginalia-http",
                                    daemon=True)
         serving.start()
         rebuilder.run_forever()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM as the command line maps it
         pass
     finally:
-        previous_sigint = signal.signal(signal.SIGINT, signal.SIG_IGN) if restore else None
-        try:
-            state.stop()
-            watcher.stop()
-            if serving is not None:
-                server.shutdown()
-            server.server_close()
-            remove_stale_staging(preview_dir)
-        finally:
-            if restore:
-                signal.signal(signal.SIGINT, previous_sigint)
-                restore()
+        state.stop()
+        watcher.stop()
+        if serving is not None:
+            server.shutdown()
+        server.server_close()
+        remove_stale_staging(preview_dir)
     say("stopped")
     return EXIT_OK
 
@@ -428,7 +441,7 @@ def render_error_page(errors: Sequence[BuildError], site_dir: Path, script: str)
     items = []
     for error in errors:
         excerpt = source_excerpt(site_dir, error.path, error.line)
-        kind = type(error).__name__.replace("Error", " error").strip().capitalize()
+        kind = re.sub(r"(?<!^)(?=[A-Z])", " ", type(error).__name__).capitalize()
         items.append(
             f'<li><p class="where"><span class="kind">{esc(kind)}</span> '
             f'<code class="location">{esc(error.location())}</code></p>\n'
@@ -491,10 +504,10 @@ def relative_parts(site_dir: Path, path: str) -> tuple[str, ...]:
 
 def is_source_path(parts: Sequence[str]) -> bool:
     """Tell whether a site-relative path is a source the build reads."""
+    if len(parts) == 1 and parts[0] in WATCHED_FILES:
+        return True
     if not parts:
         return False
-    if tuple(parts) in tuple((name,) for name in WATCHED_FILES):
-        return True
     name = parts[-1]
     return parts[0] in WATCHED_DIRS and not (
         name.endswith(EDITOR_TEMP_SUFFIXES) or name.startswith(".#")
@@ -541,21 +554,12 @@ def esc(text: object) -> str:
 
 def unique_errors(errors: Sequence[BuildError]) -> tuple[BuildError, ...]:
     """Drop repeats, such as one layout error met once per post that uses it."""
-    return tuple({str(e): e for e in reversed(errors)}[key] for key in dict.fromkeys(
-        str(e) for e in errors))
+    first: dict[str, BuildError] = {}
+    for error in errors:
+        first.setdefault(str(error), error)
+    return tuple(first.values())
 
 
 def _keys(errors: Sequence[BuildError]) -> tuple[str, ...]:
     return tuple(str(e) for e in errors)
 
-
-def _sigterm_as_interrupt() -> Callable[[], None] | None:
-    """Make SIGTERM stop the server like Ctrl-C; return a function that undoes it."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    return lambda: signal.signal(signal.SIGTERM, previous)

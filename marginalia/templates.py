@@ -49,12 +49,12 @@ def render_template(env: jinja2.Environment, name: str, context: dict[str, Any])
         raise TemplateError(f"layout '{exc.name}' not found in "
                             f"{', '.join(_search_path(env))}", f"{LAYOUTS_DIR}/{name}")
     except jinja2.UndefinedError as exc:
-        path, line = _template_frame(exc)
+        path, line = _template_frame(env, exc)
         raise TemplateError(f"{exc.message}; check the variable's name (the README lists "
                             "what each layout receives)", path or f"{LAYOUTS_DIR}/{name}",
                             line)
     except jinja2.TemplateError as exc:
-        path, line = _template_frame(exc)
+        path, line = _template_frame(env, exc)
         raise TemplateError(f"template error: {exc}", path or f"{LAYOUTS_DIR}/{name}", line)
 
 
@@ -72,19 +72,15 @@ def _layout_path(env: jinja2.Environment, filename: str) -> str:
     return filename
 
 
-def _template_frame(exc: BaseException) -> tuple[str | None, int | None]:
-    """Find the innermost traceback frame that belongs to a compiled template."""
+def _template_frame(env: jinja2.Environment,
+                    exc: BaseException) -> tuple[str | None, int | None]:
+    """Find the innermost traceback frame that belongs to a layout, as layouts/NAME."""
     found: tuple[str | None, int | None] = (None, None)
+    layout_dirs = [Path(d).resolve() for d in _search_path(env)]
     tb = exc.__traceback__
     while tb is not None:
         filename = tb.tb_frame.f_code.co_filename
-        if filename.endswith(".html") or filename.endswith(".xml"):
-            found = (filename, tb.tb_lineno)
+        if any(Path(filename).resolve().is_relative_to(d) for d in layout_dirs):
+            found = (_layout_path(env, filename), tb.tb_lineno)
         tb = tb.tb_next
-    if found[0]:
-        for root in (Path.cwd(),):
-            try:
-                return Path(found[0]).resolve().relative_to(root).as_posix(), found[1]
-            except ValueError:
-                pass
     return found
