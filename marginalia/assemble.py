@@ -29,26 +29,35 @@ class Visibility:
 
 def assemble_site(posts: list[Post], pages: list[Page], assets: tuple[str, ...],
                   config: Config, visibility: Visibility,
-                  bodies: dict[str, str] | None = None) -> Site:
-    """Choose the published posts, resolve content links, and group posts."""
+                  bodies: dict[str, str] | None = None,
+                  problems: list[BuildError] | None = None) -> Site:
+    """Choose the published posts, resolve content links, and group posts.
+
+    bodies maps every content file found, parsed or not, to its text. Problems
+    are raised at once, unless a problems list is given to collect them in.
+    """
     published, held_back = _split_published(posts, visibility)
     asset_urls = map_asset_urls(assets, posts)
     link_targets = {p.rel_path: p.url for p in [*published, *pages]}
     link_targets.update(asset_urls)
-    known_sources = {p.rel_path for p in [*posts, *pages]}
+    parsed = {p.rel_path for p in [*posts, *pages]}
     errors: list[BuildError] = []
-    published = [_with_resolved_links(p, link_targets, known_sources, bodies, errors)
+    published = [_with_resolved_links(p, link_targets, parsed, bodies or {}, errors)
                  for p in published]
-    pages = [_with_resolved_links(p, link_targets, known_sources, bodies, errors)
+    pages = [_with_resolved_links(p, link_targets, parsed, bodies or {}, errors)
              for p in pages]
-    raise_if_any(errors)
     published.sort(key=_newest_first)
+    tags = _group_tags(published, errors)
+    if problems is None:
+        raise_if_any(errors)
+    else:
+        problems.extend(errors)
     return Site(
         config=config,
         posts=tuple(published),
         pages=tuple(sorted(pages, key=lambda p: (p.order, p.url))),
         sections=_group_sections(published, config),
-        tags=_group_tags(published),
+        tags=tags,
         authors=_group_authors(published),
         archives=_group_archives(published, config),
         neighbours=_find_neighbours(published),
@@ -95,8 +104,8 @@ def _ancestors(directory: str):
         directory = posixpath.dirname(directory)
 
 
-def _with_resolved_links(item, targets: dict[str, str], known_sources: set[str],
-                         bodies: dict[str, str] | None, errors: list[BuildError]):
+def _with_resolved_links(item, targets: dict[str, str], parsed: set[str],
+                         bodies: dict[str, str], errors: list[BuildError]):
     """Point relative links at other content files to those files' URLs."""
     base_dir = posixpath.dirname(item.rel_path)
 
@@ -109,9 +118,9 @@ def _with_resolved_links(item, targets: dict[str, str], known_sources: set[str],
         if target in targets:
             return targets[target] + fragment
         if target.endswith((".md", ".markdown")):
-            reason = ("is a draft or not yet published" if target in known_sources
-                      else "does not exist")
-            body = (bodies or {}).get(item.rel_path, "")
+            reason = ("is a draft or not yet published" if target in parsed
+                      else "has errors of its own" if target in bodies else "does not exist")
+            body = bodies.get(item.rel_path, "")
             errors.append(ContentError(
                 f"link to '{url}': {target} {reason}; fix the path or remove the link",
                 item.rel_path, line_of_link(body, url)))
@@ -129,7 +138,7 @@ def _group_sections(posts: list[Post], config: Config) -> tuple[Section, ...]:
                  for s in config.sections)
 
 
-def _group_tags(posts: list[Post]) -> tuple[Tag, ...]:
+def _group_tags(posts: list[Post], errors: list[BuildError]) -> tuple[Tag, ...]:
     by_slug: dict[str, list[Post]] = defaultdict(list)
     spellings: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     files: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
@@ -139,7 +148,6 @@ def _group_tags(posts: list[Post]) -> tuple[Tag, ...]:
             by_slug[slug].append(post)
             spellings[slug][tag] += 1
             files[slug][tag.casefold()].append(post.rel_path)
-    errors = []
     for slug, by_name in sorted(files.items()):
         if len(by_name) > 1:
             listed = "; ".join(f"'{name}' in {', '.join(paths[:3])}"
@@ -148,7 +156,6 @@ def _group_tags(posts: list[Post]) -> tuple[Tag, ...]:
                 f"tags that differ only in punctuation share the URL /tags/{slug}/: "
                 f"{listed}; spell them the same way",
                 min(p for paths in by_name.values() for p in paths)))
-    raise_if_any(errors)
     return tuple(Tag(_most_common(spellings[slug]), slug, f"/tags/{slug}/", tuple(tagged))
                  for slug, tagged in sorted(by_slug.items()))
 

@@ -32,8 +32,10 @@ def config_fingerprint(config: Config) -> str:
     return hashlib.sha256(f"{FORMAT}|{__version__}|{config!r}".encode()).hexdigest()
 
 
-def source_key(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+def source_key(rel_path: str, text: str) -> str:
+    """Key a parsed file by its path and text: a rename changes its URL and links."""
+    data = f"{rel_path}\0{text}".encode("utf-8", "surrogatepass")
+    return hashlib.sha256(data).hexdigest()
 
 
 class ParseCache:
@@ -55,7 +57,7 @@ class ParseCache:
             return None
         try:
             item = decode_item(entry)
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, LookupError):
             return None
         self.used[key] = entry
         self.hits += 1
@@ -122,19 +124,45 @@ def encode_item(item: Post | Page) -> dict[str, Any]:
     return data
 
 
+TEXT_FIELDS = {"rel_path", "title", "section", "dek", "author", "slug", "url", "body_html",
+               "summary", "description", "layout", "menu"}
+FLAG_FIELDS = {"comments", "draft"}
+DATE_FIELDS = {"date", "updated", "expires"}
+LIST_FIELDS = {"tags", "aliases"}
+
+
 def decode_item(data: dict[str, Any]) -> Post | Page:
-    """Rebuild a Post or Page from encode_item's output, checking every field is there."""
-    if data["kind"] == "page":
-        return Page(**{f.name: data[f.name] for f in fields(Page)})
-    values = {f.name: data[f.name] for f in fields(Post)}
-    for name in ("date", "updated", "expires"):
-        if values[name] is not None:
-            text, zone = values[name]
-            moment = datetime.fromisoformat(text)
-            values[name] = moment.astimezone(ZoneInfo(zone)) if zone else moment
-    values["sources"] = tuple(Source(str(n), str(u)) for n, u in values["sources"])
-    values["tags"] = tuple(values["tags"])
-    values["aliases"] = tuple(values["aliases"])
-    if not isinstance(values["date"], datetime) or values["date"].tzinfo is None:
-        raise ValueError("cached date is not timezone-aware")
-    return Post(**values)
+    """Rebuild a Post or Page from encode_item's output, checking every field's type."""
+    kind = Page if data["kind"] == "page" else Post
+    values = {f.name: _decode_field(f.name, data[f.name]) for f in fields(kind)}
+    if kind is Post and values["date"] is None:
+        raise ValueError("a cached post has no date")
+    return kind(**values)
+
+
+def _decode_field(name: str, value: Any) -> Any:
+    """Return a field's value as the model holds it, or raise ValueError."""
+    if name in TEXT_FIELDS and isinstance(value, str):
+        return value
+    if name in FLAG_FIELDS and isinstance(value, bool):
+        return value
+    if name == "order" and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if name == "extra" and isinstance(value, dict):
+        return value
+    if name in LIST_FIELDS and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    if name == "sources" and isinstance(value, list) and all(
+            isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, str) for v in pair)
+            for pair in value):
+        return tuple(Source(name_, url) for name_, url in value)
+    if name in DATE_FIELDS:
+        if value is None and name != "date":
+            return None
+        if (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str)
+                and (value[1] is None or isinstance(value[1], str))):
+            moment = datetime.fromisoformat(value[0])
+            if moment.tzinfo is None:
+                raise ValueError("a cached date has no offset")
+            return moment.astimezone(ZoneInfo(value[1])) if value[1] else moment
+    raise ValueError(f"cached field '{name}' has the wrong type")

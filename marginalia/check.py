@@ -6,8 +6,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from .errors import raise_if_any
-from .links import find_broken_links
+from .errors import BuildError, raise_if_any
+from .links import check_menu_links, find_broken_links
 from .model import Post
 from .pipeline import BuildOptions, load_site, render_files
 
@@ -15,9 +15,15 @@ from .pipeline import BuildOptions, load_site, render_files
 def check_site(site_dir: Path, now: datetime, strict: bool = False, quiet: bool = False) -> int:
     """Run every check of a build, links included; broken links are errors here."""
     options = BuildOptions(site_dir=site_dir, output_dir=site_dir / "output", now=now)
-    loaded = load_site(options)
-    files = render_files(loaded.site, options)
-    raise_if_any(find_broken_links(files, loaded.site, loaded.texts))
+    loaded = load_site(options, lenient=True)
+    problems = list(loaded.problems)
+    try:
+        files = render_files(loaded.site, options)
+    except BuildError as error:
+        raise_if_any([*problems, error])
+    problems += check_menu_links(loaded.site.config, files)
+    problems += find_broken_links(files, loaded.site, loaded.texts)
+    raise_if_any(problems)
     if not quiet:
         print(f"checked {len(loaded.site.posts)} posts and {len(loaded.site.pages)} pages: "
               "no problems")

@@ -7,7 +7,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import BuildError, ContentError, raise_if_any
+from .errors import BuildError, ContentError
 from .model import SourceFile
 
 CONTENT_DIR = "content"
@@ -19,6 +19,7 @@ MAX_SOURCE_BYTES = 4 * 1024 * 1024
 class Discovered:
     sources: tuple[SourceFile, ...]
     assets: tuple[str, ...]  # rel_paths of non-Markdown files under content/
+    errors: tuple[BuildError, ...] = ()  # files that could not be read
 
 
 def discover_sources(site_dir: Path) -> Discovered:
@@ -37,8 +38,7 @@ def discover_sources(site_dir: Path) -> Discovered:
                 errors.append(error)
         elif not path.name.startswith("."):
             assets.append(rel_path)
-    raise_if_any(errors)
-    return Discovered(tuple(sources), tuple(assets))
+    return Discovered(tuple(sources), tuple(assets), tuple(errors))
 
 
 def walk_files(top: Path, site_dir: Path, errors: list[BuildError]) -> list[Path]:

@@ -12,6 +12,7 @@ from .model import OutputFile, Post, Site
 from .urls import absolutize, prefix_root_relative, rewrite_urls
 
 GENERATOR = "Marginalia"
+MAX_CATEGORIES = 32  # readers show a handful; thousands would bloat every feed
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,11 @@ class FeedSpec:
 
     def url(self, name: str) -> str:
         return f"{self.home_url}{name}"
+
+
+def feed_categories(post: Post) -> list[dict[str, str]]:
+    """The section and the first tags, given to feedgen at once (it is slow one by one)."""
+    return [{"term": term} for term in (post.section, *post.tags)[:MAX_CATEGORIES]]
 
 
 def feed_names(json_feed: bool) -> tuple[str, ...]:
@@ -108,8 +114,7 @@ def render_rss(site: Site, spec: FeedSpec, posts: Sequence[Post],
             entry.content(bodies[post.rel_path], type="CDATA")
         if post.author:
             entry.dc.dc_creator(post.author)
-        for term in (post.section, *post.tags):
-            entry.category(term=term)
+        entry.category(feed_categories(post))
     return generator.rss_str(pretty=True)
 
 
@@ -129,8 +134,7 @@ def render_atom(site: Site, spec: FeedSpec, posts: Sequence[Post],
         entry.summary(post.summary or post.title)
         if site.config.feed.full_content:
             entry.content(bodies[post.rel_path], type="html")
-        for term in (post.section, *post.tags):
-            entry.category(term=term)
+        entry.category(feed_categories(post))
     return generator.atom_str(pretty=True)
 
 
@@ -148,7 +152,7 @@ def render_json_feed(site: Site, spec: FeedSpec, posts: Sequence[Post],
             "date_published": post.date.isoformat(),
             "date_modified": post.last_modified.isoformat(),
             "authors": [{"name": post.author or config.publisher}],
-            "tags": [post.section, *post.tags],
+            "tags": [post.section, *post.tags][:MAX_CATEGORIES],
         }
         if config.feed.full_content:
             item["content_html"] = bodies[post.rel_path]

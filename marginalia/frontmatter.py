@@ -16,6 +16,9 @@ from .urls import is_absolute_http, is_valid_slug, slugify
 
 MAX_FRONT_MATTER_CHARS = 64 * 1024
 FENCE = re.compile(r"^---[ \t]*$", re.MULTILINE)
+# Control characters, surrogates and noncharacters: invalid in XML, invisible in HTML.
+NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff"
+                      "\ufdd0-\ufdef\ufffe\uffff]")
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -75,8 +78,10 @@ def load_mapping(yaml_text: str, rel_path: str, first_line: int) -> tuple[dict, 
         line = first_line + mark.line if mark else first_line
         column = mark.column + 1 if mark else None
         problem = exc.problem or "malformed YAML"
-        raise ContentError(f"YAML: {problem}{_yaml_hint(problem)}",
-                           rel_path, line, column) from None
+        hint = _yaml_hint(problem)
+        if mark and "\t" in _line_at(yaml_text, mark.line)[:mark.column + 1]:
+            hint = "; indent with spaces, not tabs"
+        raise ContentError(f"YAML: {problem}{hint}", rel_path, line, column) from None
     except yaml.YAMLError as exc:
         raise ContentError(f"YAML: {exc}", rel_path, first_line) from None
     finally:
@@ -85,6 +90,11 @@ def load_mapping(yaml_text: str, rel_path: str, first_line: int) -> tuple[dict, 
     for key_node, _ in node.value:
         key_lines.setdefault(str(key_node.value), first_line + key_node.start_mark.line)
     return data, key_lines
+
+
+def _line_at(text: str, index: int) -> str:
+    lines = text.split("\n")
+    return lines[index] if 0 <= index < len(lines) else ""
 
 
 def _yaml_hint(problem: str) -> str:
@@ -285,7 +295,7 @@ def parse_date(value: Any, tz: ZoneInfo) -> datetime | None:
 
 
 def _has_control_characters(text: str) -> bool:
-    return any((ord(c) < 32 and c not in "\t\n") or 0x7F <= ord(c) < 0xA0 for c in text)
+    return bool(NOT_TEXT.search(text))
 
 
 def _describe(value: Any) -> str:

@@ -130,24 +130,26 @@ class RenderCache:
         self.new: dict[str, list] = {}
         self.reused = 0
 
-    def lookup(self, rel_path: str, page_key: str, fingerprints: Fingerprints) -> str | None:
-        """Return the digest of the live file when it can be reused as is."""
+    def lookup(self, rel_path: str, page_key: str,
+               fingerprints: Fingerprints) -> tuple[str, tuple[str, ...]] | None:
+        """Return the live file's digest and links when it can be reused as is."""
         entry = self.entries.get(rel_path)
         live = self.live.get(rel_path)
-        if not entry or not live or len(entry) != 3:
+        if not live or not _is_entry(entry):
             return None
-        key, digest, used_site_content = entry
-        if live[0] != digest or key != fingerprints.full_key(page_key, bool(used_site_content)):
+        key, digest, used_site_content, links = entry
+        if live[0] != digest or key != fingerprints.full_key(page_key, used_site_content):
             return None
         self.new[rel_path] = entry
         self.reused += 1
-        return digest
+        return digest, tuple(links)
 
     def store(self, rel_path: str, page_key: str, used_site_content: bool, content: bytes,
-              fingerprints: Fingerprints) -> None:
+              links: tuple[str, ...], fingerprints: Fingerprints) -> str:
         digest = hashlib.blake2b(content, digest_size=16).hexdigest()
         self.new[rel_path] = [fingerprints.full_key(page_key, used_site_content), digest,
-                              used_site_content]
+                              used_site_content, list(links)]
+        return digest
 
     def save(self) -> None:
         if self.path is None or self.new == self.entries:
@@ -159,6 +161,12 @@ class RenderCache:
             os.replace(temporary, self.path)
         except OSError:
             temporary.unlink(missing_ok=True)
+
+
+def _is_entry(entry: object) -> bool:
+    return (isinstance(entry, list) and len(entry) == 4 and isinstance(entry[0], str)
+            and isinstance(entry[1], str) and isinstance(entry[2], bool)
+            and isinstance(entry[3], list) and all(isinstance(u, str) for u in entry[3]))
 
 
 def _load(path: Path) -> dict[str, list]:

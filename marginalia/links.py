@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from urllib.parse import unquote, urlsplit
 
 from .config import CONFIG_NAME
-from .errors import BuildError, ConfigError, ContentError, raise_if_any
+from .errors import BuildError, ConfigError, ContentError
 from .markup import line_of_link
 from .model import Config, OutputFile, Site
-from .urls import rewrite_urls, url_scheme
+from .urls import url_scheme
 
 
 def find_broken_links(files: Sequence[OutputFile], site: Site,
@@ -20,11 +20,8 @@ def find_broken_links(files: Sequence[OutputFile], site: Site,
     base_url, base_path = site.config.base_url, site.config.base_path
     problems: dict[tuple[str, str], BuildError] = {}
     for output in files:
-        if not output.rel_path.endswith(".html") or output.copy_from:
-            continue
         page_url = "/" + output.rel_path.removesuffix("index.html")
-        html_text = output.content.decode("utf-8")
-        for url in _collect_urls(html_text):
+        for url in output.links:
             target = _internal_path(url, page_url, base_url, base_path)
             if target is None or _exists(target, existing):
                 continue
@@ -39,8 +36,8 @@ def find_broken_links(files: Sequence[OutputFile], site: Site,
     return list(problems.values())
 
 
-def check_menu_links(config: Config, files: Sequence[OutputFile]) -> None:
-    """Fail when a footer link in site.toml points at a page the site does not have."""
+def check_menu_links(config: Config, files: Sequence[OutputFile]) -> list[BuildError]:
+    """Find footer links in site.toml that point at a page the site does not have."""
     existing = {f.rel_path for f in files}
     errors: list[BuildError] = []
     for link in config.footer_links:
@@ -50,7 +47,7 @@ def check_menu_links(config: Config, files: Sequence[OutputFile]) -> None:
                 f"footer link '{link.label}' points at {link.url}, but no page is built "
                 "there; add content/pages/ for it or fix the url", CONFIG_NAME,
                 _line_in_config(config, link.url)))
-    raise_if_any(errors)
+    return errors
 
 
 def _line_in_config(config: Config, needle: str) -> int | None:
@@ -60,17 +57,6 @@ def _line_in_config(config: Config, needle: str) -> int | None:
         return None
     index = text.find(f'"{needle}"')
     return text.count("\n", 0, index) + 1 if index >= 0 else None
-
-
-def _collect_urls(html_text: str) -> list[str]:
-    urls: list[str] = []
-
-    def keep(url: str) -> str:
-        urls.append(url)
-        return url
-
-    rewrite_urls(html_text, keep)
-    return urls
 
 
 def _internal_path(url: str, page_url: str, base_url: str, base_path: str) -> str | None:

@@ -10,6 +10,7 @@ import markdown
 import nh3
 
 from .errors import ContentError
+from .frontmatter import NOT_TEXT
 from .urls import is_safe_link, rewrite_urls
 
 ALLOWED_TAGS = {
@@ -50,6 +51,7 @@ def render_markdown(body: str, extensions: tuple[str, ...], rel_path: str,
                     iframe_hosts: tuple[str, ...] = ()) -> str:
     """Convert a post body to HTML, refusing unsafe links and sanitising raw HTML."""
     _refuse_pathological(body, rel_path, body_line)
+    body = NOT_TEXT.sub("", body)  # invisible junk from pasted text; invalid in feeds
     converter = _converter(extensions)
     try:
         rendered = converter.reset().convert(body)
@@ -122,10 +124,19 @@ def _refuse_unsafe_links(rendered: str, body: str, rel_path: str, body_line: int
 
 
 def line_of_link(text: str, url: str, first_line: int = 1) -> int:
-    """Return the line where a link's URL first appears in text, or first_line."""
+    """Return the line where a link's URL first appears in text, or first_line.
+
+    The URL may be written with entities or spaces inside it (jav&#x61;script:),
+    so the search also tries a pattern that allows those between its letters.
+    """
     index = text.find(url)
     if index < 0:
-        index = text.find(url.split(":", 1)[0])
+        head = re.sub(r"\s+", "", url)[:12]
+        gap = r"(?:\s|&#?\w+;?)*"
+        pattern = gap.join(f"(?:{re.escape(c)}|&#0*{ord(c)};?|&#x0*{ord(c):x};?)"
+                           for c in head)
+        match = re.search(pattern, text, re.IGNORECASE) if head else None
+        index = match.start() if match else -1
     return first_line + text.count("\n", 0, index) if index >= 0 else first_line
 
 

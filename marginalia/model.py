@@ -206,3 +206,4 @@ class OutputFile:
     source: str  # what made it, for collision messages
     copy_from: str = ""  # an absolute path to copy instead of content
     digest: str = ""  # set when the bytes are known to equal the live file's
+    links: tuple[str, ...] = ()  # every URL an HTML page points at, for the link check

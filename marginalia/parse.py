@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from itertools import repeat
 
 from .cache import ParseCache, source_key
@@ -26,12 +27,19 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 PARALLEL_THRESHOLD = 64
 
 
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    posts: list[Post]
+    pages: list[Page]
+    errors: list[BuildError]  # every problem, across all files
+
+
 def parse_all(sources: Sequence[SourceFile], config: Config,
               cache: ParseCache | None = None,
-              progress: Progress | None = None) -> tuple[list[Post], list[Page]]:
+              progress: Progress | None = None) -> Parsed:
     """Parse every source, from the cache where the text is unchanged, else in parallel."""
     cache = cache or ParseCache(None, "")
-    keys = [source_key(s.text) for s in sources]
+    keys = [source_key(s.rel_path, s.text) for s in sources]
     results: list[Post | Page | BuildError | None] = [cache.get(k) for k in keys]
     missing = [i for i, item in enumerate(results) if item is None]
     outcomes = _parse_many([sources[i] for i in missing], config)
@@ -41,11 +49,9 @@ def parse_all(sources: Sequence[SourceFile], config: Config,
         results[index] = outcome
         if not isinstance(outcome, BuildError):
             cache.put(keys[index], outcome)
-    errors = [r for r in results if isinstance(r, BuildError)]
-    raise_if_any(errors)
-    posts = [r for r in results if isinstance(r, Post)]
-    pages = [r for r in results if isinstance(r, Page)]
-    return posts, pages
+    return Parsed(posts=[r for r in results if isinstance(r, Post)],
+                  pages=[r for r in results if isinstance(r, Page)],
+                  errors=[r for r in results if isinstance(r, BuildError)])
 
 
 def _parse_many(sources: list[SourceFile],

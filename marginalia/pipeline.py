@@ -53,11 +53,17 @@ class BuildResult:
 class LoadedSite:
     site: Site
     texts: dict[str, str]  # source rel_path -> its text, to find lines for messages
-    cached: int  # how many sources came from the parse cache
+    cache: ParseCache  # saved by the caller once the whole build has succeeded
+    problems: tuple[BuildError, ...]  # collected instead of raised, when lenient
 
 
-def load_site(options: BuildOptions, progress: Progress | None = None) -> LoadedSite:
-    """Read, check and assemble the site without rendering it."""
+def load_site(options: BuildOptions, progress: Progress | None = None,
+              lenient: bool = False) -> LoadedSite:
+    """Read, check and assemble the site without rendering it.
+
+    Every problem in content/ is raised together; when lenient, they are
+    returned instead, with the site assembled from the files that parsed.
+    """
     config = load_config(options.site_dir)
     if options.base_url:
         config = replace(config, base_url=options.base_url.rstrip("/") + "/")
@@ -65,12 +71,15 @@ def load_site(options: BuildOptions, progress: Progress | None = None) -> Loaded
     fingerprint = config_fingerprint(config)
     cache = ParseCache(cache_path(options.site_dir, fingerprint), fingerprint,
                        read=not options.no_cache)
-    posts, pages = parse_all(discovered.sources, config, cache, progress)
-    cache.save()
+    parsed = parse_all(discovered.sources, config, cache, progress)
+    problems = [*discovered.errors, *parsed.errors]
+    if not lenient:
+        raise_if_any(problems)
     texts = {s.rel_path: s.text for s in discovered.sources}
     visibility = Visibility(now=options.now, drafts=options.drafts, future=options.future)
-    site = assemble_site(posts, pages, discovered.assets, config, visibility, texts)
-    return LoadedSite(site, texts, cache.hits)
+    site = assemble_site(parsed.posts, parsed.pages, discovered.assets, config, visibility,
+                         texts, problems if lenient else None)
+    return LoadedSite(site, texts, cache, tuple(problems))
 
 
 def render_files(site: Site, options: BuildOptions, cache: RenderCache | None = None,
@@ -101,16 +110,18 @@ def build_site(options: BuildOptions, progress: Progress | None = None) -> Build
     with build_lock(options.output_dir):
         render_cache = open_render_cache(options)
         files = render_files(site, options, render_cache, progress)
-        check_menu_links(site.config, files)
-        warnings = find_broken_links(files, site, loaded.texts) if options.strict else []
-        raise_if_any(warnings)
+        raise_if_any(check_menu_links(site.config, files))
+        warnings = find_broken_links(files, site, loaded.texts)
+        if options.strict:
+            raise_if_any(warnings)
         written = write_output(files, options.output_dir)
         render_cache.save()
+        loaded.cache.save()
     counts = {
         "pages": sum(f.rel_path.endswith(".html") for f in files),
         "feeds": sum(f.rel_path.rsplit("/", 1)[-1] in FEED_NAMES for f in files),
         "posts": len(site.posts),
-        "cached": loaded.cached,
+        "cached": loaded.cache.hits,
         "reused": render_cache.reused,
     }
     return BuildResult(site, files, written, time.perf_counter() - started,

@@ -24,7 +24,7 @@ from .theme import Theme
 from .assemble import archive_url, author_url
 from .incremental import (Fingerprints, Recorder, RenderCache, TrackedSite, TrackedView,
                           Uncacheable)
-from .urls import prefix_root_relative, rewrite_urls, slugify
+from .urls import collect_urls, prefix_root_relative, rewrite_urls, slugify
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,9 +162,9 @@ class Renderer:
                                                  title=title, description=description,
                                                  og_type=og_type))
         if page_key and self.cache:
-            digest = self.cache.lookup(rel_path, page_key, self.fingerprints)
-            if digest:
-                return OutputFile(rel_path, b"", source, digest=digest)
+            reused = self.cache.lookup(rel_path, page_key, self.fingerprints)
+            if reused:
+                return OutputFile(rel_path, b"", source, digest=reused[0], links=reused[1])
         meta = {"title": title or self.config.title,
                 "description": description or self.config.description,
                 "type": og_type}
@@ -175,10 +175,11 @@ class Renderer:
                                                     "canonical_url": self.absolute_url(url),
                                                     "page_url": url})
         content = html.encode("utf-8")
+        links = collect_urls(html)
         if page_key and self.cache:
             self.cache.store(rel_path, page_key, self.recorder.used_site_content, content,
-                             self.fingerprints)
-        return OutputFile(rel_path, content, source)
+                             links, self.fingerprints)
+        return OutputFile(rel_path, content, source, links=links)
 
     def feed(self, spec: FeedSpec, json_feed: bool) -> list[OutputFile]:
         """Render a listing's feeds, or reuse them when their items are unchanged."""
@@ -187,15 +188,15 @@ class Renderer:
                                                  list(spec.posts[:self.config.feed.items]),
                                                  self.site.newest_date]})
         if page_key and self.cache:
-            digests = [self.cache.lookup(spec.url(name).lstrip("/"), page_key,
-                                         self.fingerprints) for name in names]
-            if all(digests):
+            reused = [self.cache.lookup(spec.url(name).lstrip("/"), page_key,
+                                        self.fingerprints) for name in names]
+            if all(reused):
                 return [OutputFile(spec.url(name).lstrip("/"), b"", f"{spec.source} feed",
-                                   digest=digest) for name, digest in zip(names, digests)]
+                                   digest=found[0]) for name, found in zip(names, reused)]
         files = render_feed_files(self.site, spec, json_feed, self.feed_bodies)
         if page_key and self.cache:
             for output in files:
-                self.cache.store(output.rel_path, page_key, False, output.content,
+                self.cache.store(output.rel_path, page_key, False, output.content, (),
                                  self.fingerprints)
         return files
 
@@ -364,10 +365,11 @@ def render_sitemap(site: Site, files: Sequence[OutputFile]) -> OutputFile:
         lastmod["index.html"] = max(p.last_modified for p in site.posts)
     lines = ['<?xml version="1.0" encoding="UTF-8"?>',
              '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
+    redirects = {output_path(alias) for post in site.posts for alias in post.aliases}
     for output in sorted(files, key=lambda f: f.rel_path):
         path = output.rel_path
         if (not path.endswith(".html") or output.copy_from or path == "404.html"
-                or "/page/" in f"/{path}"):
+                or "/page/" in f"/{path}" or path in redirects):
             continue
         url = "/" + path.removesuffix("index.html")
         lines.append(f"  <url><loc>{xml_escape(permalink(site, url))}</loc>"
@@ -387,14 +389,17 @@ def render_redirects(site: Site) -> OutputFile:
 
 
 def render_headers(site: Site, theme: Theme) -> OutputFile:
-    """Give fingerprinted assets a year-long immutable cache and pages a short one."""
+    """Give fingerprinted assets a year-long immutable cache.
+
+    Hosts merge every rule that matches a path, so the catch-all rule sets no
+    Cache-Control: pages keep the hosts' own default, which revalidates.
+    """
     base = site.config.base_path.rstrip("/")
     lines = []
     for name, url in sorted(theme.urls.items()):
         if url != "/" + name:
             lines += [f"{base}{url}", "  Cache-Control: public, max-age=31536000, immutable"]
-    lines += [f"{base}/*", "  Cache-Control: public, max-age=300, must-revalidate",
-              "  X-Content-Type-Options: nosniff",
+    lines += [f"{base}/*", "  X-Content-Type-Options: nosniff",
               "  Referrer-Policy: strict-origin-when-cross-origin"]
     return OutputFile("_headers", ("\n".join(lines) + "\n").encode("utf-8"), "cache headers")
 
@@ -424,12 +429,23 @@ def output_path(url: str) -> str:
 
 
 def check_collisions(files: Sequence[OutputFile]) -> None:
-    """Fail when two sources would write the same file, even differing only by case."""
+    """Fail when two sources would write the same file, even differing only by case,
+    or when one file would have to be the folder of another."""
     claims: dict[str, list[OutputFile]] = defaultdict(list)
     for output in files:
         key = unicodedata.normalize("NFC", output.rel_path).casefold()
         claims[key].append(output)
     errors = []
+    for key, owners in sorted(claims.items()):
+        parts = key.split("/")
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth])
+            if folder in claims:
+                blocker = claims[folder][0]
+                errors.append(OutputCollisionError(
+                    f"'{owners[0].rel_path}' from {owners[0].source} would need "
+                    f"'{blocker.rel_path}' from {blocker.source} to be a folder; change "
+                    "a slug or url so they differ", owners[0].source))
     for key, owners in sorted(claims.items()):
         if len(owners) > 1:
             listed = ", ".join(sorted({o.source for o in owners}))

@@ -20,19 +20,21 @@ def create_post(site_dir: Path, title: str, section_name: str, now: datetime,
     """Write content/posts/<year>/<slug>.md (or <slug>/index.md) and return its path."""
     config = load_config(site_dir)
     section = find_section(config, section_name)
-    slug = slug if slug is not None else slugify(title)
+    derived = slugify(title)
+    slug = slug if slug is not None else derived
     if not is_valid_slug(slug):
         raise ContentError(f"slug '{slug}' must be lowercase letters, digits and single "
                            "hyphens; pass --slug some-words", "new")
     local_now = now.astimezone(config.tz).replace(microsecond=0)
     folder = site_dir / CONTENT_DIR / POSTS_DIR / f"{local_now.year:04d}"
     path = folder / slug / "index.md" if bundle else folder / f"{slug}.md"
-    if path.exists() or (not bundle and (folder / slug / "index.md").exists()):
+    if (folder / f"{slug}.md").exists() or (folder / slug / "index.md").exists():
         raise ContentError("a post with this slug exists already; choose another title "
                            "or pass --slug", path.relative_to(site_dir).as_posix())
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "x", encoding="utf-8") as handle:
-        handle.write(post_template(title, section, local_now))
+        handle.write(post_template(title, section, local_now,
+                                   slug=slug if slug != derived else None))
     return path
 
 
@@ -46,14 +48,17 @@ def find_section(config: Config, name: str) -> SectionConfig:
                        f"known sections: {', '.join(known)}", "site.toml")
 
 
-def post_template(title: str, section: SectionConfig, now: datetime) -> str:
+def post_template(title: str, section: SectionConfig, now: datetime,
+                  slug: str | None = None) -> str:
     """Return the text of a fresh draft post."""
     # JSON strings are valid YAML double-quoted scalars, so any title is safe here.
+    slug_line = f"slug: {slug}\n" if slug else ""
     return (
         "---\n"
         f"title: {json.dumps(title, ensure_ascii=False)}\n"
         f"section: {json.dumps(section.name, ensure_ascii=False)}\n"
         f"date: {now.isoformat()}\n"
+        f"{slug_line}"
         'dek: ""\n'
         "sources: []\n"
         "tags: []\n"

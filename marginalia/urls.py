@@ -71,6 +71,18 @@ def rewrite_urls(html_text: str, rewrite: Callable[[str], str]) -> str:
                   lambda m: f'{m[1]}"{_rewrite_srcset(m[2], rewrite)}"', html_text)
 
 
+def collect_urls(html_text: str) -> tuple[str, ...]:
+    """List every URL an HTML text points at, in order, without duplicates."""
+    urls: dict[str, None] = {}
+
+    def keep(url: str) -> str:
+        urls[url] = None
+        return url
+
+    rewrite_urls(html_text, keep)
+    return tuple(urls)
+
+
 def _rewrite_srcset(value: str, rewrite: Callable[[str], str]) -> str:
     candidates = []
     for candidate in html.unescape(value).split(","):

@@ -99,7 +99,7 @@ def write_output(files: Sequence[OutputFile], output_dir: Path) -> WriteSummary:
             manifest[output.rel_path] = _place_file(
                 output, digest, target, staged.get(output.rel_path),
                 live.get(output.rel_path), output_dir)
-        _remove_leftovers(root, set(staged) - set(manifest))
+        _remove_everything_else(root, set(manifest) | {MARKER_NAME})
         marker = staging / f"{MARKER_NAME}.tmp"
         marker.write_text(MARKER_TEXT + "\n", encoding="utf-8")
         os.replace(marker, staging / MARKER_NAME)
@@ -148,7 +148,14 @@ def read_manifest(tree: Path, output_dir: Path) -> dict[str, list]:
         files = json.loads(_manifest_path(tree, output_dir).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return files if isinstance(files, dict) else {}
+    if not isinstance(files, dict):
+        return {}
+    return {path: entry for path, entry in files.items() if _is_manifest_entry(entry)}
+
+
+def _is_manifest_entry(entry: object) -> bool:
+    return (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], str)
+            and all(isinstance(n, int) and not isinstance(n, bool) for n in entry[1:]))
 
 
 def write_manifest(tree: Path, output_dir: Path, files: dict[str, list]) -> None:
@@ -182,22 +189,26 @@ def _take_staging_tree(output_dir: Path, staging: Path) -> None:
 
 def _place_file(output: OutputFile, digest: str, target: Path, staged: list | None,
                 live: list | None, output_dir: Path) -> list:
-    """Make target hold the file: keep it, link the live copy, or write it anew."""
-    if staged and staged[0] == digest and _matches(target, staged):
-        return staged
-    temporary = target.with_name(f".{target.name}.tmp")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    """Make target hold the file: unchanged bytes keep the live file's mtime, changed
+    bytes always get a fresh one, so mtime-based sync tools upload exactly the changes."""
     live_path = output_dir / output.rel_path
     if live and live[0] == digest and _matches(live_path, live):
-        # Sharing the live file's inode keeps its mtime, so deploys skip it.
-        os.link(live_path, temporary)
-    elif output.copy_from:
-        shutil.copyfile(output.copy_from, temporary)
-    elif output.content or not output.digest:
-        temporary.write_bytes(output.content)
+        if staged and staged == live and _matches(target, staged):
+            return staged
+        source = live_path
+    elif output.content or not output.digest or output.copy_from:
+        source = None
     else:
         raise OSError(errno.ENOENT, "a reused file is missing from the live output",
                       str(live_path))
+    temporary = target.with_name(f".{target.name}.tmp")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if source is not None:
+        os.link(source, temporary)
+    elif output.copy_from:
+        shutil.copyfile(output.copy_from, temporary)
+    else:
+        temporary.write_bytes(output.content)
     os.replace(temporary, target)
     info = target.stat()
     return [digest, info.st_size, info.st_mtime_ns]
@@ -211,19 +222,25 @@ def _matches(path: Path, entry: list) -> bool:
     return stat.S_ISREG(info.st_mode) and [info.st_size, info.st_mtime_ns] == entry[1:]
 
 
-def _remove_leftovers(root: Path, rel_paths: set[str]) -> None:
-    """Delete files the new site no longer has, and folders left empty."""
-    parents: set[Path] = set()
-    for rel_path in rel_paths:
-        target = safe_target(root, rel_path)
-        if target.is_file() or target.is_symlink():
-            target.unlink()
-        parents.update(p for p in target.parents if p.is_relative_to(root) and p != root)
-    for folder in sorted(parents, key=lambda p: len(p.parts), reverse=True):
-        try:
-            folder.rmdir()
-        except OSError:
-            pass
+def _remove_everything_else(root: Path, keep: set[str]) -> None:
+    """Delete whatever the staging tree holds besides the new site: old pages, strays."""
+    def sweep(directory: str, prefix: str) -> bool:
+        empty = True
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                rel_path = prefix + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    if sweep(entry.path, rel_path + "/"):
+                        os.rmdir(entry.path)
+                    else:
+                        empty = False
+                elif rel_path in keep:
+                    empty = False
+                else:
+                    os.unlink(entry.path)
+        return empty
+
+    sweep(str(root), "")
 
 
 def safe_target(root: Path, rel_path: str) -> Path:

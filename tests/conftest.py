@@ -159,3 +159,19 @@ def site_config():
     from marginalia.config import parse_config
 
     return parse_config(MINIMAL_CONFIG, Path("/site"))
+
+
+ABOUT_PAGE = '---\ntitle: "About Us"\n---\nWho we are.\n'
+
+
+def blog_files(files: dict[str, str | bytes] | None = None) -> dict[str, str | bytes]:
+    """Add the page MINIMAL_CONFIG's footer link points at (footer links must resolve)."""
+    return {"content/pages/about.md": ABOUT_PAGE, **(files or {})}
+
+
+@pytest.fixture
+def make_blog(tmp_path):
+    """Like make_site, with the About page the minimal config's footer links to."""
+    def make(files: dict[str, str | bytes] | None = None) -> Path:
+        return write_site(tmp_path / "site", blog_files(files))
+    return make
