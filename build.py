@@ -3,7 +3,10 @@
 
 import sys
 
-from marginalia.cli import main
+try:
+    from marginalia.cli import main
+except KeyboardInterrupt:  # Ctrl-C while the engine is still loading
+    sys.exit(130)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Sequence
 from urllib.parse import unquote, urlsplit
 
@@ -55,8 +56,8 @@ def _line_in_config(config: Config, needle: str) -> int | None:
         text = (config.site_dir / CONFIG_NAME).read_text(encoding="utf-8-sig")
     except OSError:
         return None
-    index = text.find(f'"{needle}"')
-    return text.count("\n", 0, index) + 1 if index >= 0 else None
+    match = re.search(rf"""=\s*(["']){re.escape(needle)}\1""", text)
+    return text.count("\n", 0, match.start()) + 1 if match else None
 
 
 def _internal_path(url: str, page_url: str, base_url: str, base_path: str) -> str | None:

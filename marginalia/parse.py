@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ POST_FIELDS = ("title", "section", "date", "updated", "expires", "dek", "sources
                "author", "slug", "comments", "draft", "aliases", "extra")
 PAGE_FIELDS = ("title", "description", "layout", "menu", "order", "url", "extra")
 MENUS = ("", "header", "footer")
+SITE_PATH = re.compile(r"/[A-Za-z0-9._~/-]*")
 
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -163,7 +165,8 @@ def _aliases(check: FieldChecker) -> tuple[str, ...]:
     for alias in check.text_list("aliases"):
         if not _is_clean_site_path(alias):
             check.fail("aliases", f"alias '{alias}' must be a site path such as "
-                       "/2015/old-title/ (no '..', no scheme, no host)")
+                       "/2015/old-title/: letters, digits, '.', '-', '_', '~' and '/', "
+                       "no '..', no spaces, no scheme or host")
         else:
             aliases.append(alias if alias.endswith((".html", "/")) else alias + "/")
     return tuple(aliases)
@@ -186,7 +189,7 @@ def _page_url(check: FieldChecker, rel_path: str) -> str:
 
 
 def _is_clean_site_path(path: str) -> bool:
+    """A plain site path: no host, no '..', and nothing redirect rules read as syntax."""
     segments = path.strip("/").split("/")
-    return (path.startswith("/") and not path.startswith("//") and "\\" not in path
-            and "%" not in path
+    return (SITE_PATH.fullmatch(path) is not None and not path.startswith("//")
             and all(s not in ("", ".", "..") for s in segments if path.strip("/")))

@@ -100,9 +100,7 @@ def write_output(files: Sequence[OutputFile], output_dir: Path) -> WriteSummary:
                 output, digest, target, staged.get(output.rel_path),
                 live.get(output.rel_path), output_dir)
         _remove_everything_else(root, set(manifest) | {MARKER_NAME})
-        marker = staging / f"{MARKER_NAME}.tmp"
-        marker.write_text(MARKER_TEXT + "\n", encoding="utf-8")
-        os.replace(marker, staging / MARKER_NAME)
+        _write_marker(staging)
         write_manifest(staging, output_dir, manifest)
         swap_in(staging, output_dir)
         _forget_other_manifests(output_dir)
@@ -118,6 +116,20 @@ def write_output(files: Sequence[OutputFile], output_dir: Path) -> WriteSummary:
     return WriteSummary(added=tuple(sorted(set(manifest) - set(live))),
                         changed=tuple(changed),
                         removed=tuple(sorted(set(live) - set(manifest))))
+
+
+def _write_marker(tree: Path) -> None:
+    """Mark a tree as ours, leaving an up-to-date marker (and its mtime) alone."""
+    marker = tree / MARKER_NAME
+    text = MARKER_TEXT + "\n"
+    try:
+        if not marker.is_symlink() and marker.read_text(encoding="utf-8") == text:
+            return
+    except (OSError, UnicodeDecodeError):
+        pass
+    temporary = tree / f"{MARKER_NAME}.tmp"
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, marker)
 
 
 def content_digest(output: OutputFile) -> str:

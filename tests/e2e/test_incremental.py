@@ -1,0 +1,576 @@
+"""End-to-end: after any sequence of edits, an incremental build gives the bytes of a clean one.
+
+The central promise of the cache (README, "Rebuilds are incremental"): parsed
+posts and rendered pages are reused only when nothing they showed changed. A
+hypothesis test drives a small inline site through random edits and, after
+each, compares the incremental build with a clean --no-cache build of a fresh
+copy of the same sources. Then: what a rebuild reports and which mtimes it
+keeps, damaged caches and state, and the leftovers of a killed build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import posixpath
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import lxml.html
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import PROJECT_DIR, build_in_process, tree_snapshot
+
+NOW = "2030-01-01T00:00:00Z"
+MARKER = ".marginalia-output"
+SECTIONS = ("North Korea Fallout", "Trade Winds", "Capitol Ledger")
+TITLES = ("Missile Drills", "Tariffs: Who Pays?", 'The "Deal" That Wasn\'t', "Budget Again",
+          "Ünïcode Ñews")
+# Around a year and month boundary in the site's zone, a tie, and one after NOW (held back).
+DATES = ("2015-12-31T23:30:00-05:00", "2016-01-01T00:30:00", "2016-06-29T16:40:00-04:00",
+         "2016-07-04", "2017-03-01T08:00:00Z", "2031-01-01T00:00:00Z")
+TAG_SETS = ((), ("Japan",), ("Japan", "North Korea"), ("Trade", "China"),
+            ("Budget", "Japan", "Trade"))
+AUTHORS = ("", "Ann Lee", "Bo Park")
+BODIES = (
+    "The Japan Times:\n\n> A quoted passage.\n\nSome commentary.\n",
+    "Short take.\n",
+    "A footnote[^1] and a link to [the about page](/about/).\n\n[^1]: The note.\n",
+    "Two paragraphs.\n\nWith *emphasis* and \"quotes\" -- smart ones.\n",
+)
+LAYOUT_FILES = ("base.html", "post.html", "section.html", "home.html",
+                "partials/summary.html", "partials/footer.html")
+SITE_TITLES = ("Test Blog", "Another Blog")
+PER_PAGE = (1, 2, 3, 10)
+FEED_ITEMS = (1, 2, 20)
+PHOTO = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
+
+
+@dataclass(frozen=True)
+class PostSpec:
+    """One post of the model site; the file is written from these fields."""
+
+    path: str  # under content/
+    title: str
+    section: str
+    date: str
+    tags: tuple[str, ...] = ()
+    author: str = ""
+    body: str = BODIES[0]
+    draft: bool = False
+    aliases: int = 0
+    links_to: int | None = None  # key of a post whose .md file the body links to
+
+
+@dataclass
+class Model:
+    """The whole site as plain values, so an operation is a small change to it."""
+
+    posts: dict[int, PostSpec]
+    next_key: int = 100
+    title: str = SITE_TITLES[0]
+    per_page: int = 2
+    feed_items: int = 20
+    layouts: dict[str, int] = field(default_factory=dict)  # file -> version, 0 = original
+    css: int = 0
+    renames: int = 0
+
+    def published(self, key: int) -> bool:
+        post = self.posts.get(key)
+        # Only the 2031 date in DATES is after NOW; a link to a held-back post is an error.
+        return post is not None and not post.draft and post.date < NOW[:4]
+
+
+def initial_model() -> Model:
+    return Model(posts={
+        1: PostSpec("content/posts/2016/drills.md", "Missile Drills 1", SECTIONS[0], DATES[2],
+                    ("Japan", "North Korea"), "Ann Lee", BODIES[0], links_to=2),
+        2: PostSpec("content/posts/2016/tariffs.md", "Tariffs: Who Pays? 2", SECTIONS[1],
+                    DATES[1], ("Trade",), "", BODIES[1]),
+        3: PostSpec("content/posts/2016/budget.md", "Budget Again 3", SECTIONS[2], DATES[3],
+                    ("Budget",), "Bo Park", BODIES[2]),
+        4: PostSpec("content/posts/2017/deal.md", 'The "Deal" That Wasn\'t 4', SECTIONS[1],
+                    DATES[4], ("Trade", "China"), "Ann Lee", BODIES[3], aliases=1),
+        5: PostSpec("content/posts/2015/eve.md", "Ünïcode Ñews 5", SECTIONS[0], DATES[0],
+                    ("Japan",), "", BODIES[1]),
+        6: PostSpec("content/posts/b/index.md", "Missile Drills 6", SECTIONS[0], DATES[2],
+                    ("North Korea",), "Bo Park", "![A photo](photo.png)\n\nBundle words.\n"),
+    })
+
+
+def config_text(model: Model) -> str:
+    sections = "".join(f'\n[[sections]]\nname = "{name}"\ndescription = "About {name}"\n'
+                       for name in SECTIONS)
+    return (f'title = "{model.title}"\ndescription = "Tests"\n'
+            'base_url = "https://example.org/"\ntimezone = "America/New_York"\n'
+            'publisher = "Example Media"\nauthor = "Desk Editor"\n'
+            f"posts_per_page = {model.per_page}\n\n"
+            '[[footer_links]]\nlabel = "About Us"\nurl = "/about/"\n'
+            f"{sections}\n[feed]\nitems = {model.feed_items}\n")
+
+
+def post_file(model: Model, key: int) -> str:
+    post = model.posts[key]
+    lines = ["---", f"title: {json.dumps(post.title, ensure_ascii=False)}",
+             f"section: {post.section}", f"date: {post.date}",
+             f"tags: {json.dumps(list(post.tags))}"]
+    if post.author:
+        lines.append(f"author: {post.author}")
+    if post.draft:
+        lines.append("draft: true")
+    if post.aliases:
+        lines.append("aliases: " + json.dumps([f"/old/{key}-{n}/" for n in range(post.aliases)]))
+    body = post.body
+    if post.links_to is not None and model.published(post.links_to):
+        target = model.posts[post.links_to].path
+        relative = posixpath.relpath(target, posixpath.dirname(post.path))
+        body += f"\nSee [the earlier post]({relative}).\n"
+    return "\n".join(lines) + "\n---\n" + body
+
+
+def layout_text(name: str, version: int) -> str:
+    original = (PROJECT_DIR / "layouts" / name).read_text(encoding="utf-8")
+    if not version:
+        return original
+    edit = f"<!-- layout edit {version} -->\n"
+    # Text outside blocks of a child template is never shown, so edit inside 'main'.
+    if "{% block main %}\n" in original:
+        return original.replace("{% block main %}\n", "{% block main %}\n" + edit, 1)
+    return original + edit
+
+
+def site_files(model: Model) -> dict[str, str | bytes]:
+    files: dict[str, str | bytes] = {
+        "site.toml": config_text(model),
+        "content/pages/about.md": "---\ntitle: About Us\nmenu: footer\n---\nWho we are.\n",
+        "content/posts/b/photo.png": PHOTO,
+        "theme/style.css": ((PROJECT_DIR / "theme/style.css").read_text(encoding="utf-8")
+                            + (f"\n.edit-{model.css} {{ color: red; }}\n" if model.css else "")),
+    }
+    for path in sorted((PROJECT_DIR / "layouts").rglob("*.html")):
+        name = path.relative_to(PROJECT_DIR / "layouts").as_posix()
+        files[f"layouts/{name}"] = layout_text(name, model.layouts.get(name, 0))
+    for key, post in model.posts.items():
+        files[post.path] = post_file(model, key)
+    return files
+
+
+def sync_site(site: Path, files: dict[str, str | bytes], before: dict[str, str | bytes]) -> None:
+    """Write the files that differ from before and delete the ones that are gone."""
+    for rel_path in set(before) - set(files):
+        (site / rel_path).unlink()
+    for rel_path, content in files.items():
+        if before.get(rel_path) != content:
+            path = site / rel_path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content, encoding="utf-8")
+
+
+# --- operations: (name, index, choice); indexes wrap around what exists -------------------
+
+def _pick(model: Model, index: int, plain_only: bool = False) -> int | None:
+    keys = sorted(k for k, p in model.posts.items()
+                  if not (plain_only and p.path.endswith("/index.md")))
+    return keys[index % len(keys)] if keys else None
+
+
+def apply_operation(model: Model, operation: tuple[str, int, int]) -> None:
+    name, index, choice = operation
+    if name == "title":
+        model.title = SITE_TITLES[choice % len(SITE_TITLES)]
+        return
+    if name == "per_page":
+        model.per_page = PER_PAGE[choice % len(PER_PAGE)]
+        return
+    if name == "feed_items":
+        model.feed_items = FEED_ITEMS[choice % len(FEED_ITEMS)]
+        return
+    if name == "layout":
+        model.layouts[LAYOUT_FILES[index % len(LAYOUT_FILES)]] = choice % 3
+        return
+    if name == "css":
+        model.css = choice % 3
+        return
+    if name == "add":
+        key, model.next_key = model.next_key, model.next_key + 1
+        model.posts[key] = PostSpec(
+            f"content/posts/2017/new-{key}.md", f"{TITLES[choice % len(TITLES)]} {key}",
+            SECTIONS[index % len(SECTIONS)], DATES[choice % len(DATES)],
+            TAG_SETS[index % len(TAG_SETS)], AUTHORS[choice % len(AUTHORS)],
+            BODIES[index % len(BODIES)], links_to=_pick(model, choice))
+        return
+    key = _pick(model, index, plain_only=name == "rename")
+    if key is None:
+        return
+    post = model.posts[key]
+    if name == "delete":
+        del model.posts[key]
+        return
+    if name == "rename":
+        model.renames += 1
+        year = ("2015", "2016", "2017", "misc")[choice % 4]
+        model.posts[key] = replace(post, path=f"content/posts/{year}/moved-{key}-"
+                                              f"{model.renames}.md")
+        return
+    changes = {
+        "body": lambda: {"body": BODIES[choice % len(BODIES)]},
+        "post_title": lambda: {"title": f"{TITLES[choice % len(TITLES)]} {key}"},
+        "tags": lambda: {"tags": TAG_SETS[choice % len(TAG_SETS)]},
+        "date": lambda: {"date": DATES[choice % len(DATES)]},
+        "author": lambda: {"author": AUTHORS[choice % len(AUTHORS)]},
+        "section": lambda: {"section": SECTIONS[choice % len(SECTIONS)]},
+        "draft": lambda: {"draft": not post.draft},
+        "alias": lambda: {"aliases": choice % 3},
+    }[name]()
+    model.posts[key] = replace(post, **changes)
+
+
+OPERATION_NAMES = ("body", "post_title", "tags", "date", "author", "section", "draft",
+                   "alias", "add", "delete", "rename", "layout", "css", "title", "per_page",
+                   "feed_items")
+operations = st.tuples(st.sampled_from(OPERATION_NAMES), st.integers(0, 20), st.integers(0, 20))
+
+
+# --- builds -------------------------------------------------------------------------------
+
+SOURCES = ("site.toml", "content", "layouts", "theme")
+# A clean build is a pure function of the sources (test_build checks that two builds are
+# byte-identical), so one clean build per distinct site is enough.
+_clean_builds: dict[str, tuple[int, dict[str, bytes] | None]] = {}
+
+
+def scratch_dir() -> Path:
+    """A fresh folder, in memory where the system has one: these tests write many files."""
+    shm = Path("/dev/shm")
+    return Path(tempfile.mkdtemp(prefix="marginalia-incremental-",
+                                 dir=shm if shm.is_dir() and os.access(shm, os.W_OK) else None))
+
+
+def build(site: Path, *args: str, report: Path | None = None):
+    extra = ("--report", str(report)) if report else ()
+    return build_in_process(site, *args, *extra, now=NOW)
+
+
+def clean_build(site: Path, scratch: Path) -> tuple[int, dict[str, bytes] | None]:
+    """Build a fresh copy of the site's sources with --no-cache into a fresh folder.
+
+    A copy, so the clean build never writes the parse cache the incremental one reads.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(p for name in SOURCES for p in [site / name, *(site / name).rglob("*")]
+                       if p.is_file()):
+        digest.update(path.relative_to(site).as_posix().encode() + b"\0" + path.read_bytes())
+    key = digest.hexdigest()
+    if key not in _clean_builds:
+        if scratch.exists():
+            shutil.rmtree(scratch)
+        scratch.mkdir(parents=True)
+        for name in SOURCES:
+            source = site / name
+            if source.is_dir():
+                shutil.copytree(source, scratch / name)
+            elif source.exists():
+                shutil.copy2(source, scratch / name)
+        result = build(scratch, "--no-cache", "--output", str(scratch / "fresh-output"))
+        snapshot = tree_snapshot(scratch / "fresh-output") if result.returncode == 0 else None
+        _clean_builds[key] = (result.returncode, snapshot)
+    return _clean_builds[key]
+
+
+def mtimes(root: Path) -> dict[str, int]:
+    """Map every published file to its mtime; the marker is rewritten on every build."""
+    return {p.relative_to(root).as_posix(): p.stat().st_mtime_ns
+            for p in root.rglob("*") if p.is_file() and p.name != MARKER}
+
+
+def differences(before: dict[str, bytes], after: dict[str, bytes]) -> dict[str, list[str]]:
+    old, new = set(before) - {MARKER}, set(after) - {MARKER}
+    return {"added": sorted(new - old), "removed": sorted(old - new),
+            "changed": sorted(p for p in old & new if before[p] != after[p])}
+
+
+def assert_trees_equal(incremental: dict[str, bytes], clean: dict[str, bytes] | None) -> None:
+    assert clean is not None, "the clean build failed"
+    assert sorted(incremental) == sorted(clean), (
+        f"only incremental: {sorted(set(incremental) - set(clean))}; "
+        f"only clean: {sorted(set(clean) - set(incremental))}")
+    differing = [p for p in incremental if incremental[p] != clean[p]]
+    assert not differing, f"bytes differ from a clean build: {differing}"
+
+
+def run_edits(edits: list[tuple[str, int, int]]) -> None:
+    """Build, then after each edit build incrementally and check it against a clean build.
+
+    Also: a failed build leaves output/ alone, the report's changes are exactly what
+    differs on disk, and a file whose bytes did not change keeps its mtime.
+    """
+    root = scratch_dir()
+    try:
+        site, report = root / "site", root / "report.json"
+        model = initial_model()
+        files = site_files(model)
+        sync_site(site, files, {})
+        first = build(site)
+        assert first.returncode == 0, first.stderr
+        assert_trees_equal(tree_snapshot(site / "output"), clean_build(site, root / "clean")[1])
+        previous, previous_mtimes = tree_snapshot(site / "output"), mtimes(site / "output")
+        for edit in edits:
+            apply_operation(model, edit)
+            new_files = site_files(model)
+            sync_site(site, new_files, files)
+            files = new_files
+            result = build(site, report=report)
+            clean_code, clean = clean_build(site, root / "clean")
+            assert result.returncode == clean_code, (edit, result.stderr)
+            current = tree_snapshot(site / "output")
+            if result.returncode != 0:
+                assert current == previous, "a failed build changed output/"
+                continue
+            assert_trees_equal(current, clean)
+            reported = json.loads(report.read_text(encoding="utf-8"))["changes"]
+            assert {k: sorted(v) for k, v in reported.items()} == differences(previous, current)
+            current_mtimes = mtimes(site / "output")
+            kept = [p for p in current_mtimes if previous.get(p) == current[p]]
+            moved = [p for p in kept if current_mtimes[p] != previous_mtimes[p]]
+            assert not moved, f"unchanged files got a new mtime: {moved}"
+            # Sync tools upload a file whose size differs or whose mtime is newer.
+            rewritten = [p for p in current_mtimes if p in previous and previous[p] != current[p]]
+            stale = [p for p in rewritten if current_mtimes[p] <= previous_mtimes[p]]
+            assert not stale, f"changed files kept an old mtime: {stale}"
+            previous, previous_mtimes = current, current_mtimes
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+EDIT_SETTINGS = settings(max_examples=20, deadline=None, derandomize=True, database=None,
+                         suppress_health_check=[HealthCheck.too_slow])
+
+
+@EDIT_SETTINGS
+@given(st.lists(operations, min_size=1, max_size=5))
+def test_incremental_build_equals_clean_build_after_any_edits(edits):
+    run_edits(edits)
+
+
+def test_incremental_build_after_renaming_a_linked_post_equals_clean_build():
+    """Regression: the parse cache was keyed by text alone, so a renamed file kept its old path."""
+    # Post 2 is the target of post 1's relative .md link.
+    run_edits([("rename", 1, 0)])
+
+
+def test_incremental_build_after_renaming_a_post_equals_clean_build():
+    # Post 3 moves to the date of posts 1 and 6, so the order of the three (on the home
+    # page, two to a page) follows their file names; then post 3 is renamed, text unchanged.
+    run_edits([("date", 2, 2), ("rename", 2, 3)])
+
+
+# --- targeted cases -----------------------------------------------------------------------
+
+@pytest.fixture
+def model_site(tmp_path) -> tuple[Path, Model]:
+    """The model site, written and built once into output/."""
+    model = initial_model()
+    site = tmp_path / "site"
+    sync_site(site, site_files(model), {})
+    result = build(site)
+    assert result.returncode == 0, result.stderr
+    return site, model
+
+
+def edit_and_build(site: Path, model: Model, *edits: tuple[str, int, int], report=None):
+    before = site_files(model)
+    for edit in edits:
+        apply_operation(model, edit)
+    sync_site(site, site_files(model), before)
+    return build(site, report=report)
+
+
+def post_page(site: Path, title_slug: str) -> Path:
+    [page] = [p for p in (site / "output").rglob("index.html")
+              if p.parent.name == title_slug and "old" not in p.parts]
+    return page
+
+
+def test_no_change_rebuild_reports_nothing_and_touches_nothing(model_site, tmp_path):
+    site, _ = model_site
+    before, before_mtimes = tree_snapshot(site / "output"), mtimes(site / "output")
+    report = tmp_path / "report.json"
+    result = build(site, report=report)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert data["ok"] is True
+    assert data["changes"] == {"added": [], "changed": [], "removed": []}
+    assert tree_snapshot(site / "output") == before
+    assert mtimes(site / "output") == before_mtimes
+
+
+def test_unchanged_files_keep_their_mtime_when_another_post_changes(model_site, tmp_path):
+    site, model = model_site
+    budget, drills = post_page(site, "budget-again-3"), post_page(site, "missile-drills-1")
+    budget_mtime, drills_mtime = budget.stat().st_mtime_ns, drills.stat().st_mtime_ns
+    time.sleep(0.01)
+    report = tmp_path / "report.json"
+    result = edit_and_build(site, model, ("body", 0, 1), report=report)  # post 1 = drills
+    assert result.returncode == 0, result.stderr
+    changes = json.loads(report.read_text(encoding="utf-8"))["changes"]
+    assert drills.relative_to(site / "output").as_posix() in changes["changed"]
+    assert budget.relative_to(site / "output").as_posix() not in changes["changed"]
+    assert budget.stat().st_mtime_ns == budget_mtime
+    assert drills.stat().st_mtime_ns > drills_mtime
+    body = lxml.html.document_fromstring(drills.read_bytes()).xpath(
+        "string(//div[@class='post-body'])")
+    assert "Short take." in body
+
+
+def test_a_file_that_changed_gets_a_newer_mtime_even_when_reverted(model_site):
+    """Regression: bytes from two builds ago came back from the spare tree with their old
+    mtime, older than the deployed copy, so `aws s3 sync` (size or newer mtime) skipped them."""
+    site, model = model_site
+    page = post_page(site, "budget-again-3")
+    first = (page.read_bytes(), page.stat().st_mtime_ns)
+    time.sleep(0.01)
+    assert edit_and_build(site, model, ("body", 2, 3)).returncode == 0  # post 3 = budget
+    second = (page.read_bytes(), page.stat().st_mtime_ns)
+    time.sleep(0.01)
+    assert edit_and_build(site, model, ("body", 2, 2)).returncode == 0  # back to the first
+    third = (page.read_bytes(), page.stat().st_mtime_ns)
+    assert first[0] != second[0] and third[0] == first[0]
+    assert second[1] > first[1]
+    assert third[1] > second[1], "the reverted page is older than the one it replaced"
+
+
+# --- damaged caches and state -------------------------------------------------------------
+
+def state_files(site: Path) -> list[Path]:
+    return [p for folder in (site / ".cache" / "marginalia", site / ".output.state")
+            for p in folder.rglob("*") if p.is_file()]
+
+
+def reshape(path: Path, value_of) -> None:
+    """Rewrite a JSON cache or manifest with every entry replaced by value_of(entry)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    entries = data["entries"] if "entries" in data else data
+    for key in list(entries):
+        entries[key] = value_of(entries[key])
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def _with(**fields):
+    return lambda entry: {**entry, **fields} if isinstance(entry, dict) else entry
+
+
+CORRUPTIONS = {
+    "truncated": lambda p: p.write_bytes(b""),
+    "garbage": lambda p: p.write_bytes(b"\x00\xff{not json"),
+    "half": lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2]),
+    "a list": lambda p: p.write_text("[1, 2, 3]", encoding="utf-8"),
+    "a string": lambda p: p.write_text('"entries"', encoding="utf-8"),
+    "empty entries": lambda p: reshape(p, lambda entry: {}),
+    "entries as numbers": lambda p: reshape(p, lambda entry: 5),
+    "entries as empty lists": lambda p: reshape(p, lambda entry: []),
+}
+
+
+@pytest.mark.parametrize("corruption", list(CORRUPTIONS))
+def test_damaged_cache_and_state_are_ignored(model_site, tmp_path, corruption):
+    site, model = model_site
+    damaged = state_files(site)
+    assert any(".cache" in p.parts for p in damaged) and any(
+        ".output.state" in p.parts for p in damaged)
+    for path in damaged:
+        CORRUPTIONS[corruption](path)
+    result = edit_and_build(site, model, ("body", 0, 3))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    code, clean = clean_build(site, tmp_path / "clean")
+    assert code == 0
+    assert_trees_equal(tree_snapshot(site / "output"), clean)
+
+
+@pytest.mark.parametrize("corruption", ["truncated", "garbage"])
+def test_damaged_state_does_not_bring_back_deleted_pages(model_site, tmp_path, corruption):
+    """Regression: with the spare tree's manifest unreadable, its old pages were published."""
+    site, model = model_site
+    # After a deletion, the spare tree (the build before last) holds pages that must go.
+    assert edit_and_build(site, model, ("delete", 2, 0)).returncode == 0
+    for path in state_files(site):
+        CORRUPTIONS[corruption](path)
+    result = edit_and_build(site, model, ("body", 0, 3))
+    assert result.returncode == 0, result.stderr
+    code, clean = clean_build(site, tmp_path / "clean")
+    assert_trees_equal(tree_snapshot(site / "output"), clean)
+
+
+@pytest.mark.parametrize("corruption", ["truncated", "garbage", "a list", "empty entries",
+                                        "entries as numbers"])
+def test_damaged_parse_cache_alone_is_ignored(model_site, tmp_path, corruption):
+    site, model = model_site
+    for path in (site / ".cache" / "marginalia").glob("*.json"):
+        CORRUPTIONS[corruption](path)
+    result = edit_and_build(site, model, ("post_title", 2, 0))
+    assert result.returncode == 0, result.stderr
+    code, clean = clean_build(site, tmp_path / "clean")
+    assert_trees_equal(tree_snapshot(site / "output"), clean)
+
+
+@pytest.mark.parametrize("fields", [
+    pytest.param({"title": 5}, id="title-int"),
+    pytest.param({"tags": "Zq"}, id="tags-string"),
+    pytest.param({"draft": "yes"}, id="draft-string"),
+    pytest.param({"body_html": None}, id="body-null"),
+])
+def test_parse_cache_entries_with_wrong_types_are_parsed_again(model_site, tmp_path, fields):
+    """Regression: entries were checked for presence, not type: a crash or a wrong site."""
+    site, _ = model_site
+    [cache_file] = (site / ".cache" / "marginalia").glob("parsed-*.json")
+    reshape(cache_file, _with(**fields))
+    result = build(site)
+    assert result.returncode == 0, result.stderr
+    code, clean = clean_build(site, tmp_path / "clean")
+    assert_trees_equal(tree_snapshot(site / "output"), clean)
+
+
+def test_stale_staging_of_a_killed_build_is_removed(model_site, tmp_path):
+    site, model = model_site
+    stale = site / ".output.staging-99999"
+    (stale / "2016").mkdir(parents=True)
+    (stale / MARKER).write_text("Marginalia\n", encoding="utf-8")
+    (stale / "2016" / "half-written.html").write_text("<p>half", encoding="utf-8")
+    result = edit_and_build(site, model, ("post_title", 0, 3))
+    assert result.returncode == 0, result.stderr
+    assert not stale.exists()
+    assert not list(site.glob(".output.staging-*"))
+    code, clean = clean_build(site, tmp_path / "clean")
+    assert_trees_equal(tree_snapshot(site / "output"), clean)
+
+
+def test_a_folder_without_the_marker_beside_output_is_left_alone(model_site):
+    site, _ = model_site
+    foreign = site / ".output.staging-4242"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("not ours", encoding="utf-8")
+    assert build(site).returncode == 0
+    assert (foreign / "keep.txt").read_text(encoding="utf-8") == "not ours"
+
+
+def test_build_killed_mid_swap_restores_and_rebuilds_cleanly(model_site, tmp_path):
+    site, model = model_site
+    # Killed between renaming output/ away and renaming staging into place.
+    (site / "output").rename(site / ".output.old-99999")
+    stale = site / ".output.staging-99999"
+    stale.mkdir()
+    (stale / MARKER).write_text("Marginalia\n", encoding="utf-8")
+    result = edit_and_build(site, model, ("date", 1, 4))
+    assert result.returncode == 0, result.stderr
+    assert not list(site.glob(".output.old-*")) and not list(site.glob(".output.staging-*"))
+    code, clean = clean_build(site, tmp_path / "clean")
+    assert_trees_equal(tree_snapshot(site / "output"), clean)
