@@ -270,3 +270,16 @@ def test_page_under_a_feed_path_is_a_collision(sandbox):
                                  '---\ntitle: "X"\nurl: /feed.xml/\n---\nx\n'})
     assert "content/pages/x.md" in stderr and "feed" in stderr
     assert "staging" not in stderr
+
+
+def test_a_second_build_at_once_fails_clearly_on_the_lock(make_blog):
+    import fcntl
+
+    site = make_blog({"content/posts/a.md": post_text("Alpha")})
+    with open(site / ".output.lock", "a+b") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        result = run_build(site, "--now", "2030-01-01T00:00:00Z")
+    assert result.returncode == 1
+    assert "another build is writing this output folder" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (site / "output").exists()
