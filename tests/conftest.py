@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import subprocess
 import sys
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -97,17 +101,10 @@ def demo_output(tmp_path_factory) -> Path:
     return output
 
 
-# --- Helpers for the unit and e2e suites (test engineering) -------------------------
-
-import contextlib
-import io
-import os
-from dataclasses import dataclass as _dataclass
-
 FIXED_NOW = "2030-01-01T00:00:00Z"
 
 
-@_dataclass
+@dataclass
 class CliRun:
     """What one in-process run of the command line returned and printed."""
 
