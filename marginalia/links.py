@@ -20,11 +20,24 @@ def find_broken_links(files: Sequence[OutputFile], site: Site,
     existing = {f.rel_path for f in files}
     base_url, base_path = site.config.base_url, site.config.base_path
     problems: dict[tuple[str, str], BuildError] = {}
+    # Most links (navigation, tags, footer) point from every page to the same few
+    # places, and a link that is not relative means the same from any page.
+    verdicts: dict[str, str | None] = {}
+
+    def missing(url: str, page_url: str) -> str | None:
+        target = _internal_path(url, page_url, base_url, base_path)
+        return target if target is not None and not _exists(target, existing) else None
+
     for output in files:
         page_url = "/" + output.rel_path.removesuffix("index.html")
         for url in output.links:
-            target = _internal_path(url, page_url, base_url, base_path)
-            if target is None or _exists(target, existing):
+            if url.startswith(("/", base_url)):
+                if url not in verdicts:
+                    verdicts[url] = missing(url, "/")
+                target = verdicts[url]
+            else:
+                target = missing(url, page_url)
+            if target is None:
                 continue
             key = (output.source, url)
             if key not in problems:

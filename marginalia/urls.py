@@ -40,6 +40,7 @@ def format_permalink(pattern: str, date: datetime, slug: str, section_slug: str)
                           day=f"{date.day:02d}", slug=slug, section=section_slug)
 
 
+@lru_cache(maxsize=1 << 16)
 def url_scheme(url: str) -> str:
     """Return the scheme a browser would see, ignoring tricks such as 'java\\tscript:'."""
     cleaned = re.sub(r"[\x00-\x20\x7f]+", "", html.unescape(url)).lower()

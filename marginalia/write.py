@@ -88,18 +88,18 @@ def write_output(files: Sequence[OutputFile], output_dir: Path) -> WriteSummary:
         live = read_manifest(output_dir, output_dir)
         _take_staging_tree(output_dir, staging)
         staged = read_manifest(staging, output_dir)
-        root = staging.resolve()
+        resolve = TargetResolver(staging)
         manifest: dict[str, list] = {}
         changed: list[str] = []
         for output in files:
-            target = safe_target(root, output.rel_path)
+            target = resolve(output.rel_path)
             digest = output.digest or content_digest(output)
             if output.rel_path in live and live[output.rel_path][0] != digest:
                 changed.append(output.rel_path)
             manifest[output.rel_path] = _place_file(
                 output, digest, target, staged.get(output.rel_path),
                 live.get(output.rel_path), output_dir)
-        _remove_everything_else(root, set(manifest) | {MARKER_NAME})
+        _remove_everything_else(resolve.root, set(manifest) | {MARKER_NAME})
         _write_marker(staging)
         write_manifest(staging, output_dir, manifest)
         swap_in(staging, output_dir)
@@ -257,12 +257,31 @@ def _remove_everything_else(root: Path, keep: set[str]) -> None:
 
 def safe_target(root: Path, rel_path: str) -> Path:
     """Resolve rel_path under root, refusing anything that would land outside it."""
-    if not rel_path or rel_path.startswith("/") or "\\" in rel_path or "\0" in rel_path:
-        raise OutputError(f"unsafe output path '{rel_path}'", rel_path)
-    target = (root / rel_path).resolve()
-    if not target.is_relative_to(root) or target == root:
-        raise OutputError(f"output path '{rel_path}' leaves the output folder", rel_path)
-    return target
+    return TargetResolver(root)(rel_path)
+
+
+class TargetResolver:
+    """safe_target for many files: each folder is resolved once, then remembered."""
+
+    def __init__(self, root: Path):
+        self.root = root.resolve()
+        self.folders: dict[str, Path] = {"": self.root}
+
+    def __call__(self, rel_path: str) -> Path:
+        if not rel_path or rel_path.startswith("/") or "\\" in rel_path or "\0" in rel_path:
+            raise OutputError(f"unsafe output path '{rel_path}'", rel_path)
+        parent, _, name = rel_path.rpartition("/")
+        if name in ("", ".", ".."):
+            raise OutputError(f"output path '{rel_path}' does not name a file", rel_path)
+        folder = self.folders.get(parent)
+        if folder is None:
+            # Resolving follows any symbolic link on the way, so one cannot lead outside.
+            folder = (self.root / parent).resolve()
+            if not folder.is_relative_to(self.root):
+                raise OutputError(f"output path '{rel_path}' leaves the output folder",
+                                  rel_path)
+            self.folders[parent] = folder
+        return folder / name
 
 
 def swap_in(staging: Path, output_dir: Path) -> None:
