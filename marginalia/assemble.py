@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import posixpath
-import re
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -16,10 +15,7 @@ from .model import (ArchiveMonth, ArchiveYear, Author, Config, Neighbours, Page,
 from .urls import rewrite_urls, slugify, url_scheme
 
 CONTENT_PREFIX = "content/"
-# A quick test that saves rewriting bodies whose links are all absolute or site-rooted.
-MAYBE_RELATIVE_LINK = re.compile(
-    r"""\s(?:href|src|poster|cite|srcset)\s*=\s*["']?(?![a-z][a-z0-9+.-]*:|[/#?"'])""",
-    re.IGNORECASE)
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +108,7 @@ def _ancestors(directory: str):
 def _with_resolved_links(item, targets: dict[str, str], parsed: set[str],
                          bodies: dict[str, str], errors: list[BuildError]):
     """Point relative links at other content files to those files' URLs."""
-    if not MAYBE_RELATIVE_LINK.search(item.body_html):
+    if not item.relative_links:
         return item
     base_dir = posixpath.dirname(item.rel_path)
 

@@ -19,7 +19,7 @@ from . import __version__
 from .model import Config, Page, Post, Source
 
 CACHE_DIR = ".cache/marginalia"
-FORMAT = 2
+FORMAT = 3
 KEPT_CACHES = 4  # one per recent configuration, e.g. a build and a --base-url preview
 
 
@@ -126,7 +126,7 @@ def encode_item(item: Post | Page) -> dict[str, Any]:
 
 TEXT_FIELDS = {"rel_path", "title", "section", "dek", "author", "slug", "url", "body_html",
                "summary", "description", "layout", "menu"}
-FLAG_FIELDS = {"comments", "draft"}
+FLAG_FIELDS = {"comments", "draft", "relative_links"}
 DATE_FIELDS = {"date", "updated", "expires"}
 LIST_FIELDS = {"tags", "aliases"}
 

@@ -20,8 +20,8 @@ def find_broken_links(files: Sequence[OutputFile], site: Site,
     existing = {f.rel_path for f in files}
     base_url, base_path = site.config.base_url, site.config.base_path
     problems: dict[tuple[str, str], BuildError] = {}
-    # Most links (navigation, tags, footer) point from every page to the same few
-    # places, and a link that is not relative means the same from any page.
+    # Most links (navigation, tags, footer, sources) point from every page to the
+    # same few places, and a link that is not relative means the same from any page.
     verdicts: dict[str, str | None] = {}
 
     def missing(url: str, page_url: str) -> str | None:
@@ -31,7 +31,7 @@ def find_broken_links(files: Sequence[OutputFile], site: Site,
     for output in files:
         page_url = "/" + output.rel_path.removesuffix("index.html")
         for url in output.links:
-            if url.startswith(("/", base_url)):
+            if url.startswith(("/", "#", base_url)) or url_scheme(url):
                 if url not in verdicts:
                     verdicts[url] = missing(url, "/")
                 target = verdicts[url]

@@ -101,6 +101,7 @@ class Post:
     url: str  # site-relative, starts and ends with "/"
     body_html: str
     summary: str  # plain text: the dek, or the body's opening words
+    relative_links: bool = True  # False when no link in the body can be relative
     aliases: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -121,6 +122,7 @@ class Page:
     order: int
     url: str
     body_html: str
+    relative_links: bool = True  # False when no link in the body can be relative
     extra: dict[str, Any] = field(default_factory=dict)
 
 

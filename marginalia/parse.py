@@ -14,7 +14,7 @@ from .errors import BuildError, ContentError, did_you_mean, raise_if_any
 from .frontmatter import FieldChecker, split_front_matter
 from .markup import render_markdown, summarize
 from .model import Config, Page, Post, SectionConfig, SourceFile
-from .urls import format_permalink, is_valid_slug, slugify
+from .urls import format_permalink, has_relative_links, is_valid_slug, slugify
 
 POST_FIELDS = ("title", "section", "date", "updated", "expires", "dek", "sources", "tags",
                "author", "slug", "comments", "draft", "aliases", "extra")
@@ -114,7 +114,8 @@ def parse_post(source: SourceFile, config: Config) -> Post:
         author=author, slug=slug, comments=comments, draft=draft,
         url=format_permalink(config.permalink, date.astimezone(config.tz), slug,
                              section.slug),
-        body_html=body_html, summary=dek or summarize(body_html), aliases=aliases,
+        body_html=body_html, summary=dek or summarize(body_html),
+        relative_links=has_relative_links(body_html), aliases=aliases,
         extra=extra)
 
 
@@ -138,7 +139,7 @@ def parse_page(source: SourceFile, config: Config) -> Page:
                                 matter.body_line, config.unsafe_html, config.iframe_hosts)
     return Page(rel_path=source.rel_path, title=title, description=description,
                 layout=layout, menu=menu, order=order, url=url, body_html=body_html,
-                extra=extra)
+                relative_links=has_relative_links(body_html), extra=extra)
 
 
 def _find_section(check: FieldChecker, sections: tuple[SectionConfig, ...]):

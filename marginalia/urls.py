@@ -12,11 +12,19 @@ from urllib.parse import urljoin, urlsplit
 
 SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 SAFE_SCHEMES = ("http", "https", "mailto")
+MAYBE_RELATIVE_LINK = re.compile(
+    r"""\s(?:href|src|poster|cite|srcset)\s*=\s*["']?(?![a-z][a-z0-9+.-]*:|[/#?"'])""",
+    re.IGNORECASE)
 # Attributes that carry one URL. srcset is handled apart: it carries several.
 URL_ATTRIBUTE = re.compile(
     r"""(?P<lead>\s(?P<name>href|src|poster|cite)\s*=\s*)"""
     r"""(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^\s"'=<>`]+))""",
     re.IGNORECASE)
+
+
+def has_relative_links(html_text: str) -> bool:
+    """Tell quickly whether any URL in the HTML could be relative (no scheme, no '/')."""
+    return MAYBE_RELATIVE_LINK.search(html_text) is not None
 
 
 @lru_cache(maxsize=1 << 16)

@@ -88,7 +88,9 @@ def write_output(files: Sequence[OutputFile], output_dir: Path) -> WriteSummary:
         live = read_manifest(output_dir, output_dir)
         _take_staging_tree(output_dir, staging)
         staged = read_manifest(staging, output_dir)
-        resolve = TargetResolver(staging)
+        keep = {f.rel_path for f in files} | {MARKER_NAME}
+        _remove_everything_else(staging, keep)
+        resolve = TargetResolver(staging, trusted_tree=True)
         manifest: dict[str, list] = {}
         changed: list[str] = []
         for output in files:
@@ -99,7 +101,6 @@ def write_output(files: Sequence[OutputFile], output_dir: Path) -> WriteSummary:
             manifest[output.rel_path] = _place_file(
                 output, digest, target, staged.get(output.rel_path),
                 live.get(output.rel_path), output_dir)
-        _remove_everything_else(resolve.root, set(manifest) | {MARKER_NAME})
         _write_marker(staging)
         write_manifest(staging, output_dir, manifest)
         swap_in(staging, output_dir)
@@ -199,11 +200,12 @@ def _take_staging_tree(output_dir: Path, staging: Path) -> None:
         staging.mkdir(parents=True)
 
 
-def _place_file(output: OutputFile, digest: str, target: Path, staged: list | None,
+def _place_file(output: OutputFile, digest: str, target: str, staged: list | None,
                 live: list | None, output_dir: Path) -> list:
     """Make target hold the file: unchanged bytes keep the live file's mtime, changed
     bytes always get a fresh one, so mtime-based sync tools upload exactly the changes."""
-    live_path = output_dir / output.rel_path
+    # Plain strings, not Path objects: this runs once for every file of the site.
+    live_path = os.path.join(output_dir, output.rel_path)
     if live and live[0] == digest and _matches(live_path, live):
         if staged and staged == live and _matches(target, staged):
             return staged
@@ -212,36 +214,41 @@ def _place_file(output: OutputFile, digest: str, target: Path, staged: list | No
         source = None
     else:
         raise OSError(errno.ENOENT, "a reused file is missing from the live output",
-                      str(live_path))
-    temporary = target.with_name(f".{target.name}.tmp")
-    target.parent.mkdir(parents=True, exist_ok=True)
+                      live_path)
+    folder, name = os.path.split(target)
+    temporary = os.path.join(folder, f".{name}.tmp")
+    os.makedirs(folder, exist_ok=True)
     if source is not None:
         os.link(source, temporary)
     elif output.copy_from:
         shutil.copyfile(output.copy_from, temporary)
     else:
-        temporary.write_bytes(output.content)
+        with open(temporary, "wb") as handle:
+            handle.write(output.content)
     os.replace(temporary, target)
-    info = target.stat()
+    info = os.stat(target)
     return [digest, info.st_size, info.st_mtime_ns]
 
 
-def _matches(path: Path, entry: list) -> bool:
+def _matches(path: str, entry: list) -> bool:
     try:
-        info = path.lstat()
+        info = os.lstat(path)
     except OSError:
         return False
     return stat.S_ISREG(info.st_mode) and [info.st_size, info.st_mtime_ns] == entry[1:]
 
 
 def _remove_everything_else(root: Path, keep: set[str]) -> None:
-    """Delete whatever the staging tree holds besides the new site: old pages, strays."""
+    """Delete whatever the staging tree holds besides the new site's files: old pages,
+    strays, and every symbolic link, so that nothing in it can point elsewhere."""
     def sweep(directory: str, prefix: str) -> bool:
         empty = True
         with os.scandir(directory) as entries:
             for entry in entries:
                 rel_path = prefix + entry.name
-                if entry.is_dir(follow_symlinks=False):
+                if entry.is_symlink():
+                    os.unlink(entry.path)
+                elif entry.is_dir(follow_symlinks=False):
                     if sweep(entry.path, rel_path + "/"):
                         os.rmdir(entry.path)
                     else:
@@ -257,17 +264,23 @@ def _remove_everything_else(root: Path, keep: set[str]) -> None:
 
 def safe_target(root: Path, rel_path: str) -> Path:
     """Resolve rel_path under root, refusing anything that would land outside it."""
-    return TargetResolver(root)(rel_path)
+    return Path(TargetResolver(root)(rel_path))
 
 
 class TargetResolver:
-    """safe_target for many files: each folder is resolved once, then remembered."""
+    """safe_target for a whole build, resolving each folder once.
 
-    def __init__(self, root: Path):
+    With trusted_tree, the tree is known to hold no symbolic link (write_output
+    sweeps them out first), so resolving a path is plain normalisation and needs
+    no system call; the containment check is the same either way.
+    """
+
+    def __init__(self, root: Path, trusted_tree: bool = False):
         self.root = root.resolve()
-        self.folders: dict[str, Path] = {"": self.root}
+        self.trusted_tree = trusted_tree
+        self.folders: dict[str, str] = {"": str(self.root)}
 
-    def __call__(self, rel_path: str) -> Path:
+    def __call__(self, rel_path: str) -> str:
         if not rel_path or rel_path.startswith("/") or "\\" in rel_path or "\0" in rel_path:
             raise OutputError(f"unsafe output path '{rel_path}'", rel_path)
         parent, _, name = rel_path.rpartition("/")
@@ -275,13 +288,13 @@ class TargetResolver:
             raise OutputError(f"output path '{rel_path}' does not name a file", rel_path)
         folder = self.folders.get(parent)
         if folder is None:
-            # Resolving follows any symbolic link on the way, so one cannot lead outside.
-            folder = (self.root / parent).resolve()
-            if not folder.is_relative_to(self.root):
+            joined = self.root / parent
+            resolved = Path(os.path.normpath(joined)) if self.trusted_tree else joined.resolve()
+            if not resolved.is_relative_to(self.root):
                 raise OutputError(f"output path '{rel_path}' leaves the output folder",
                                   rel_path)
-            self.folders[parent] = folder
-        return folder / name
+            folder = self.folders[parent] = str(resolved)
+        return os.path.join(folder, name)
 
 
 def swap_in(staging: Path, output_dir: Path) -> None:
