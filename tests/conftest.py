@@ -49,6 +49,22 @@ category_id = "C_1"
 """
 
 
+# The front matter example from the product spec, which must always build.
+SPEC_FRONT_MATTER = """\
+---
+title: "U.S. Brings South Korea and Japan Together for Missile Defense Drills"
+section: North Korea Fallout
+date: 2016-06-29T16:40:00-04:00
+dek: "Two reluctant allies are being pushed together."
+sources:
+  - name: The Japan Times
+    url: https://www.japantimes.co.jp/
+tags: [North Korea, Japan, South Korea, Missile Defense]
+comments: true
+---
+"""
+
+
 def post_text(title: str = "A Post", section: str = "North Korea Fallout",
               date: str = "2016-06-29T16:40:00-04:00", body: str = "Some words.\n",
               **fields: str) -> str:

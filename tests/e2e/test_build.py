@@ -14,8 +14,8 @@ import lxml.etree
 import lxml.html
 import pytest
 
-from conftest import (BUILD_SCRIPT, MINIMAL_CONFIG, build_in_process, parse_html, post_text,
-                      run_build, tree_snapshot, write_site)
+from conftest import (BUILD_SCRIPT, MINIMAL_CONFIG, SPEC_FRONT_MATTER, build_in_process,
+                      parse_html, post_text, run_build, tree_snapshot, write_site)
 
 DEMO_BASE = "https://marginalnote.example"
 SPEC_POST = "2016/06/29/us-brings-south-korea-and-japan-together-for-missile-defense-drills"
@@ -27,18 +27,7 @@ DEMO_FOOTER = [("About Us", "/about/"), ("Masthead", "/masthead/"),
                ("Customer Service", "/customer-service/")]
 CONTENT_NS = {"content": "http://purl.org/rss/1.0/modules/content/"}
 
-SPEC_EXAMPLE = """\
----
-title: "U.S. Brings South Korea and Japan Together for Missile Defense Drills"
-section: North Korea Fallout
-date: 2016-06-29T16:40:00-04:00
-dek: "Two reluctant allies are being pushed together."
-sources:
-  - name: The Japan Times
-    url: https://www.japantimes.co.jp/
-tags: [North Korea, Japan, South Korea, Missile Defense]
-comments: true
----
+SPEC_EXAMPLE = SPEC_FRONT_MATTER + """\
 
 The body of the post.
 """

@@ -7,24 +7,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from conftest import SPEC_FRONT_MATTER
+
 from marginalia.errors import ContentError
 from marginalia.frontmatter import FieldChecker, parse_date, split_front_matter
 
 PATH = "content/posts/a.md"
 NEW_YORK = ZoneInfo("America/New_York")
 
-SPEC_EXAMPLE = """\
----
-title: "U.S. Brings South Korea and Japan Together for Missile Defense Drills"
-section: North Korea Fallout
-date: 2016-06-29T16:40:00-04:00
-dek: "Two reluctant allies are being pushed together."
-sources:
-  - name: The Japan Times
-    url: https://www.japantimes.co.jp/
-tags: [North Korea, Japan, South Korea, Missile Defense]
-comments: true
----
+SPEC_EXAMPLE = SPEC_FRONT_MATTER + """\
 The body.
 """
 

@@ -7,25 +7,14 @@ from datetime import datetime, timezone
 import lxml.html
 import pytest
 
-from conftest import post_text
+from conftest import SPEC_FRONT_MATTER, post_text
 from marginalia.errors import BuildError, BuildErrors
 from marginalia.model import Page, Post, SourceFile
 from marginalia.parse import parse_all, parse_post, parse_source
 
 PATH = "content/posts/a.md"
 
-SPEC_EXAMPLE = """\
----
-title: "U.S. Brings South Korea and Japan Together for Missile Defense Drills"
-section: North Korea Fallout
-date: 2016-06-29T16:40:00-04:00
-dek: "Two reluctant allies are being pushed together."
-sources:
-  - name: The Japan Times
-    url: https://www.japantimes.co.jp/
-tags: [North Korea, Japan, South Korea, Missile Defense]
-comments: true
----
+SPEC_EXAMPLE = SPEC_FRONT_MATTER + """\
 The Japan Times:
 
 > The three navies will share tracking data.
