@@ -19,7 +19,7 @@ from . import __version__
 from .model import Config, Page, Post, Source
 
 CACHE_DIR = ".cache/marginalia"
-FORMAT = 3
+FORMAT = 4  # bump whenever parsing gives different output for the same input
 KEPT_CACHES = 4  # one per recent configuration, e.g. a build and a --base-url preview
 
 

@@ -11,6 +11,7 @@ import nh3
 
 from .errors import ContentError
 from .frontmatter import NOT_TEXT
+from .typography import smarten
 from .urls import is_safe_link, rewrite_urls
 
 ALLOWED_TAGS = {
@@ -37,6 +38,7 @@ ALLOWED_ATTRIBUTES = {
     "details": {"open"}, "abbr": {"title"},
 }
 LINK_SCHEMES = {"http", "https", "mailto"}
+SMART_PUNCTUATION = "smarty"
 IFRAME_ATTRIBUTES = {"src", "width", "height", "title", "allow", "allowfullscreen",
                      "loading", "referrerpolicy"}
 # Markdown inputs that make Python-Markdown crawl: refuse them before converting.
@@ -60,9 +62,9 @@ def render_markdown(body: str, extensions: tuple[str, ...], rel_path: str,
         raise ContentError("Markdown is nested too deeply to convert; flatten the "
                            "lists or quotes", rel_path, body_line) from None
     _refuse_unsafe_links(rendered, body, rel_path, body_line)
-    if unsafe_html:
-        return rendered
-    return sanitize_html(rendered, iframe_hosts)
+    if not unsafe_html:
+        rendered = sanitize_html(rendered, iframe_hosts)
+    return smarten(rendered) if SMART_PUNCTUATION in extensions else rendered
 
 
 def sanitize_html(html_text: str, iframe_hosts: tuple[str, ...] = ()) -> str:
@@ -89,8 +91,10 @@ def _iframe_filter(hosts: tuple[str, ...]):
 
 def _converter(extensions: tuple[str, ...]) -> markdown.Markdown:
     if extensions not in _converters:
+        # 'smarty' is done by typography.smarten, the same rules in one fast pass.
         _converters[extensions] = markdown.Markdown(
-            extensions=list(extensions), output_format="html")
+            extensions=[e for e in extensions if e != SMART_PUNCTUATION],
+            output_format="html")
     return _converters[extensions]
 
 

@@ -1,0 +1,48 @@
+"""Smart punctuation: our one-pass replacement for Python-Markdown's smarty extension."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import markdown
+import pytest
+
+from marginalia.frontmatter import split_front_matter
+from marginalia.typography import smarten, smarten_text
+
+DEMO_POSTS = sorted((Path(__file__).resolve().parents[2] / "content").rglob("*.md"))
+OTHER_EXTENSIONS = ["footnotes", "tables", "fenced_code", "attr_list"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('"Quoted" -- it\'s here', "\u201cQuoted\u201d \u2013 it\u2019s here"),
+    ("a --- b ... c", "a \u2014 b \u2026 c"),
+    ("the '80s and 'quoted'", "the \u201980s and \u2018quoted\u2019"),
+    ('("in parens")', "(\u201cin parens\u201d)"),
+    ("5'10\" tall", "5\u201910\u201d tall"),
+    ("2005-2017", "2005-2017"),
+])
+def test_smarten_text(text, expected):
+    assert smarten_text(text) == expected
+
+
+def test_code_tags_and_attributes_are_left_alone():
+    source = ('<p><a href="/a--b/" title="x \'y\'">"link"</a></p>'
+              '<pre><code>say "hi" -- now</code></pre><p><code>it\'s</code> "after"</p>')
+    assert smarten(source) == (
+        '<p><a href="/a--b/" title="x \'y\'">\u201clink\u201d</a></p>'
+        '<pre><code>say "hi" -- now</code></pre><p><code>it\'s</code> \u201cafter\u201d</p>')
+
+
+def test_quote_direction_carries_across_inline_tags():
+    assert smarten('<p>She said "<em>no</em>."</p>') == (
+        "<p>She said \u201c<em>no</em>.\u201d</p>")
+
+
+@pytest.mark.parametrize("path", DEMO_POSTS, ids=lambda p: p.name)
+def test_matches_python_markdown_smarty_on_the_demo_posts(path):
+    body = split_front_matter(path.read_text(encoding="utf-8"), path.name).body
+    theirs = markdown.markdown(body, extensions=["smarty", *OTHER_EXTENSIONS])
+    ours = smarten(markdown.markdown(body, extensions=OTHER_EXTENSIONS))
+    assert html.unescape(ours) == html.unescape(theirs)
