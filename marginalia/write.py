@@ -91,6 +91,7 @@ def write_output(files: Sequence[OutputFile], output_dir: Path) -> WriteSummary:
         keep = {f.rel_path for f in files} | {MARKER_NAME}
         _remove_everything_else(staging, keep)
         resolve = TargetResolver(staging, trusted_tree=True)
+        folders: set[str] = set()  # folders known to exist in the staging tree
         manifest: dict[str, list] = {}
         changed: list[str] = []
         for output in files:
@@ -100,7 +101,7 @@ def write_output(files: Sequence[OutputFile], output_dir: Path) -> WriteSummary:
                 changed.append(output.rel_path)
             manifest[output.rel_path] = _place_file(
                 output, digest, target, staged.get(output.rel_path),
-                live.get(output.rel_path), output_dir)
+                live.get(output.rel_path), output_dir, folders)
         _write_marker(staging)
         write_manifest(staging, output_dir, manifest)
         swap_in(staging, output_dir)
@@ -201,7 +202,7 @@ def _take_staging_tree(output_dir: Path, staging: Path) -> None:
 
 
 def _place_file(output: OutputFile, digest: str, target: str, staged: list | None,
-                live: list | None, output_dir: Path) -> list:
+                live: list | None, output_dir: Path, folders: set[str]) -> list:
     """Make target hold the file: unchanged bytes keep the live file's mtime, changed
     bytes always get a fresh one, so mtime-based sync tools upload exactly the changes."""
     # Plain strings, not Path objects: this runs once for every file of the site.
@@ -217,7 +218,9 @@ def _place_file(output: OutputFile, digest: str, target: str, staged: list | Non
                       live_path)
     folder, name = os.path.split(target)
     temporary = os.path.join(folder, f".{name}.tmp")
-    os.makedirs(folder, exist_ok=True)
+    if folder not in folders:
+        os.makedirs(folder, exist_ok=True)
+        folders.add(folder)
     if source is not None:
         os.link(source, temporary)
     elif output.copy_from:
