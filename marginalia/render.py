@@ -158,9 +158,8 @@ class Renderer:
              **context: Any) -> OutputFile:
         """Render one page; 'derived' makes context that follows from the rest, when needed."""
         rel_path = output_path(url)
-        page_key = self._page_key(rel_path, dict(context, template=template, url=url,
-                                                 title=title, description=description,
-                                                 og_type=og_type))
+        page_key = self._page_key(dict(context, template=template, url=url, title=title,
+                                       description=description, og_type=og_type))
         if page_key and self.cache:
             reused = self.cache.lookup(rel_path, page_key, self.fingerprints)
             if reused:
@@ -184,9 +183,9 @@ class Renderer:
     def feed(self, spec: FeedSpec, json_feed: bool) -> list[OutputFile]:
         """Render a listing's feeds, or reuse them when their items are unchanged."""
         names = feed_names(json_feed)
-        page_key = self._page_key("", {"feed": [spec.title, spec.description, spec.home_url,
-                                                 list(spec.posts[:self.config.feed.items]),
-                                                 self.site.newest_date]})
+        page_key = self._page_key({"feed": [spec.title, spec.description, spec.home_url,
+                                            list(spec.posts[:self.config.feed.items]),
+                                            self.site.newest_date]})
         if page_key and self.cache:
             reused = [self.cache.lookup(spec.url(name).lstrip("/"), page_key,
                                         self.fingerprints) for name in names]
@@ -209,7 +208,7 @@ class Renderer:
             "canonical_url": target, "page_url": alias})
         return OutputFile(output_path(alias), html.encode("utf-8"), f"{post.rel_path} (alias)")
 
-    def _page_key(self, rel_path: str, parts: dict[str, Any]) -> str | None:
+    def _page_key(self, parts: dict[str, Any]) -> str | None:
         if self.cache is None:
             return None
         try:
