@@ -13,13 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import fields, is_dataclass
+from dataclasses import fields
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .model import ArchiveMonth, Page, Post, Site
+from .model import ArchiveMonth, Page, Pager, Post, Site
 
 RENDER_CACHE_NAME = "rendered.json"
 
@@ -97,7 +97,7 @@ class Fingerprints:
             return ["view", *map(self.of, value.identity())]
         if isinstance(value, ArchiveMonth):
             return [value.year, value.month, value.url, [self.of(p) for p in value.posts]]
-        if isinstance(value, Page) or (is_dataclass(value) and type(value).__name__ == "Pager"):
+        if isinstance(value, (Page, Pager)):
             return [self.of(getattr(value, f.name)) for f in fields(value)]
         if isinstance(value, (list, tuple)):
             return [self.of(v) for v in value]

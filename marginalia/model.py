@@ -171,6 +171,19 @@ class ArchiveYear:
 
 
 @dataclass(frozen=True, slots=True)
+class Pager:
+    """One page of a paginated listing; page 1 is the listing's own URL."""
+
+    number: int
+    total: int
+    posts: tuple[Post, ...]
+    url: str
+    previous_url: str | None
+    next_url: str | None
+    first_url: str
+
+
+@dataclass(frozen=True, slots=True)
 class Neighbours:
     previous: Post | None  # older, same section
     next: Post | None  # newer, same section

@@ -7,7 +7,6 @@ import json
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from xml.sax.saxutils import escape as xml_escape
 from typing import Any
@@ -17,7 +16,7 @@ from markupsafe import Markup
 
 from .errors import BuildError, OutputCollisionError, raise_if_any
 from .feeds import FeedSpec, feed_names, permalink, render_feed_files
-from .model import OutputFile, Page, Post, Site
+from .model import OutputFile, Page, Pager, Post, Site
 from .parse import Progress
 from .templates import render_template
 from .theme import Theme
@@ -25,19 +24,6 @@ from .assemble import archive_url, author_url
 from .incremental import (Fingerprints, Recorder, RenderCache, TrackedSite, TrackedView,
                           Uncacheable)
 from .urls import collect_urls, prefix_root_relative, rewrite_urls, slugify
-
-
-@dataclass(frozen=True, slots=True)
-class Pager:
-    """One page of a paginated listing; page 1 is the listing's own URL."""
-
-    number: int
-    total: int
-    posts: tuple[Post, ...]
-    url: str
-    previous_url: str | None
-    next_url: str | None
-    first_url: str
 
 
 def paginate(posts: Sequence[Post], per_page: int, base_url: str) -> list[Pager]:
