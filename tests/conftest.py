@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import http.server
 import io
 import os
 import subprocess
 import sys
 import textwrap
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,6 +96,19 @@ def run_build(site_dir: Path, *args: str, timeout: float = 120) -> subprocess.Co
     """Run build.py as an editor would, in a subprocess."""
     return subprocess.run([sys.executable, str(BUILD_SCRIPT), "--site", str(site_dir), *args],
                           capture_output=True, text=True, timeout=timeout, cwd=site_dir)
+
+
+@contextlib.contextmanager
+def serving(handler_class: type, directory: Path) -> Iterator[int]:
+    """Serve a folder on 127.0.0.1 with the given handler class; yield the port."""
+    handler = functools.partial(handler_class, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def tree_snapshot(root: Path) -> dict[str, bytes]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import http.server
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -12,6 +10,8 @@ from urllib.parse import urlsplit
 import lxml.html
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from conftest import serving
 
 CHROMIUM_PATH = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -50,15 +50,8 @@ def project_dir() -> Path:
 @pytest.fixture(scope="session")
 def site_url(demo_output: Path) -> Iterator[str]:
     """Serve the built demo at http://127.0.0.1:PORT/ for the whole session."""
-    handler = functools.partial(QuietHandler, directory=str(demo_output))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(QuietHandler, demo_output) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="session")

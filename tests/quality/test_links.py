@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import http.server
-import threading
 import urllib.error
 import urllib.request
 from collections import deque
@@ -14,6 +12,8 @@ from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 import lxml.html
 import pytest
+
+from conftest import serving
 
 URL_ATTRIBUTES = ("href", "src", "poster", "action", "data")
 PREFIX_BASE_URL = "https://example.org/blog/"
@@ -132,15 +132,8 @@ def prefixed_site(tmp_path_factory, build_demo) -> Iterator[str]:
     """Build the demo for https://example.org/blog/ and serve it at 127.0.0.1/blog/."""
     output = build_demo(tmp_path_factory.mktemp("prefixed") / "output",
                         "--base-url", PREFIX_BASE_URL)
-    handler = functools.partial(PrefixHandler, directory=str(output))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/blog/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(PrefixHandler, output) as port:
+        yield f"http://127.0.0.1:{port}/blog/"
 
 
 def fetch(url: str) -> tuple[int, str, bytes]:
