@@ -7,22 +7,22 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from .cache import ParseCache, cache_path, config_fingerprint
-from .incremental import RENDER_CACHE_NAME, RenderCache
 from .assemble import Visibility, assemble_site
+from .cache import ParseCache, cache_path, config_fingerprint
 from .config import load_config
 from .discover import discover_sources
 from .errors import BuildError, raise_if_any
+from .incremental import RENDER_CACHE_NAME, RenderCache
 from .links import check_menu_links, find_broken_links
 from .model import OutputFile, Site
-
-FEED_NAMES = ("feed.xml", "atom.xml", "feed.json")
 from .parse import Progress, parse_all
 from .render import render_site
 from .templates import load_templates
 from .theme import collect_theme
 from .write import (WriteSummary, build_lock, check_output_dir, read_manifest, state_dir,
                     write_output)
+
+FEED_NAMES = ("feed.xml", "atom.xml", "feed.json")
 
 
 @dataclass(frozen=True, slots=True)
