@@ -69,6 +69,17 @@ def assemble_site(posts: list[Post], pages: list[Page], assets: tuple[str, ...],
     )
 
 
+def hold_reason(post: Post, now: datetime) -> str:
+    """Say why a real build would leave a post out: draft, future, expired, or ''."""
+    if post.draft:
+        return "draft"
+    if post.date > now:
+        return "future"
+    if post.expires is not None and post.expires <= now:
+        return "expired"
+    return ""
+
+
 def _newest_first(post: Post) -> tuple:
     return (-post.date.timestamp(), post.rel_path)
 

@@ -6,10 +6,13 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from .assemble import hold_reason
 from .errors import BuildError, raise_if_any
 from .links import check_menu_links, find_broken_links
-from .model import Post
 from .pipeline import BuildOptions, load_site, render_files
+
+# The words of 'list drafts|future|expired', and the hold reasons they stand for.
+LIST_REASONS = {"drafts": "draft", "future": "future", "expired": "expired"}
 
 
 def check_site(site_dir: Path, now: datetime, strict: bool = False, quiet: bool = False) -> int:
@@ -34,7 +37,8 @@ def list_held_back(site_dir: Path, now: datetime, which: str) -> int:
     """Print the drafts, future or expired posts, oldest first, with their dates."""
     options = BuildOptions(site_dir=site_dir, output_dir=site_dir / "output", now=now)
     site = load_site(options).site
-    chosen = sorted((p for p in site.held_back if held_back_reason(p, now) == which),
+    reason = LIST_REASONS[which]
+    chosen = sorted((p for p in site.held_back if hold_reason(p, now) == reason),
                     key=lambda p: (p.date, p.rel_path))
     for post in chosen:
         moment = post.expires if which == "expired" else post.date
@@ -44,12 +48,3 @@ def list_held_back(site_dir: Path, now: datetime, which: str) -> int:
     if not chosen:
         print(f"no {which} posts", file=sys.stderr)
     return 0
-
-
-def held_back_reason(post: Post, now: datetime) -> str:
-    """Say why a post is not published: drafts, future or expired."""
-    if post.draft:
-        return "drafts"
-    if post.date > now:
-        return "future"
-    return "expired"

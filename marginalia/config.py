@@ -260,6 +260,21 @@ class _Checker:
         return tuple(n for n in names if isinstance(n, str))
 
 
+def find_section(sections: tuple[SectionConfig, ...], name: str) -> SectionConfig | None:
+    """Find a declared section by its name, or by anything that slugifies to its slug."""
+    for section in sections:
+        if name == section.name or slugify(name) == section.slug:
+            return section
+    return None
+
+
+def unknown_section(name: str, sections: tuple[SectionConfig, ...]) -> str:
+    """Explain that a section is not declared, listing those that are."""
+    known = [s.name for s in sections]
+    return (f"unknown section '{name}'{did_you_mean(name, known)}; known sections: "
+            f"{', '.join(known)} (declare new ones in site.toml)")
+
+
 def _has_type(value: Any, kind: type) -> bool:
     if kind is int:
         return isinstance(value, int) and not isinstance(value, bool)

@@ -75,7 +75,7 @@ class Fingerprints:
     """Digests of posts and of the whole site, computed once per build."""
 
     def __init__(self, site: Site, static_parts: tuple):
-        self.posts = {id(p): post_digest(p) for p in (*site.posts, *site.held_back)}
+        self.posts = {id(p): post_digest(p) for p in site.posts}
         self.static = _hash(repr((__version__, static_parts)))
         self._site_content: str | None = None
         self.site = site

@@ -12,7 +12,7 @@ import nh3
 from .errors import ContentError
 from .frontmatter import NOT_TEXT
 from .typography import smarten
-from .urls import is_safe_link, rewrite_urls
+from .urls import collect_urls, is_safe_link
 
 ALLOWED_TAGS = {
     "a", "abbr", "aside", "b", "blockquote", "br", "caption", "cite", "code", "col",
@@ -112,14 +112,7 @@ def _refuse_pathological(body: str, rel_path: str, body_line: int) -> None:
 
 
 def _refuse_unsafe_links(rendered: str, body: str, rel_path: str, body_line: int) -> None:
-    unsafe: list[str] = []
-
-    def check(url: str) -> str:
-        if not is_safe_link(url):
-            unsafe.append(url)
-        return url
-
-    rewrite_urls(rendered, check)
+    unsafe = [url for url in collect_urls(rendered) if not is_safe_link(url)]
     if unsafe:
         url = unsafe[0]
         raise ContentError(f"link '{url[:80]}' uses a scheme that is not "

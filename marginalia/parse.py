@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from itertools import repeat
 
 from .cache import ParseCache, source_key
-from .errors import BuildError, ContentError, did_you_mean, raise_if_any
+from .config import find_section, unknown_section
+from .errors import BuildError, did_you_mean, raise_if_any
 from .frontmatter import FieldChecker, split_front_matter
 from .markup import render_markdown, summarize
 from .model import Config, Page, Post, SectionConfig, SourceFile
@@ -146,13 +147,10 @@ def _find_section(check: FieldChecker, sections: tuple[SectionConfig, ...]):
     name = check.text("section", required=True)
     if not name:
         return None
-    for section in sections:
-        if name == section.name or slugify(name) == section.slug:
-            return section
-    known = [s.name for s in sections]
-    check.fail("section", f"unknown section '{name}'{did_you_mean(name, known)}; "
-               f"known sections: {', '.join(known)} (declare new ones in site.toml)")
-    return None
+    section = find_section(sections, name)
+    if section is None:
+        check.fail("section", unknown_section(name, sections))
+    return section
 
 
 def _check_tag_slugs(check: FieldChecker, tags: tuple[str, ...]) -> None:

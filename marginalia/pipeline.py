@@ -12,6 +12,7 @@ from .cache import ParseCache, cache_path, config_fingerprint
 from .config import load_config
 from .discover import discover_sources
 from .errors import BuildError, raise_if_any
+from .feeds import feed_names
 from .incremental import RENDER_CACHE_NAME, RenderCache
 from .links import check_menu_links, find_broken_links
 from .model import OutputFile, Site
@@ -21,8 +22,6 @@ from .templates import load_templates
 from .theme import collect_theme
 from .write import (WriteSummary, build_lock, check_output_dir, read_manifest, state_dir,
                     write_output)
-
-FEED_NAMES = ("feed.xml", "atom.xml", "feed.json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +118,7 @@ def build_site(options: BuildOptions, progress: Progress | None = None) -> Build
         loaded.cache.save()
     counts = {
         "pages": sum(f.rel_path.endswith(".html") for f in files),
-        "feeds": sum(f.rel_path.rsplit("/", 1)[-1] in FEED_NAMES for f in files),
+        "feeds": sum(f.rel_path.rsplit("/", 1)[-1] in feed_names(True) for f in files),
         "posts": len(site.posts),
         "cached": loaded.cache.hits,
         "reused": render_cache.reused,

@@ -20,7 +20,7 @@ from .model import OutputFile, Page, Pager, Post, Site
 from .parse import Progress
 from .templates import render_template
 from .theme import Theme
-from .assemble import archive_url, author_url
+from .assemble import archive_url, author_url, hold_reason
 from .incremental import (Fingerprints, Recorder, RenderCache, TrackedSite, TrackedView,
                           Uncacheable)
 from .urls import collect_urls, prefix_root_relative, rewrite_urls, slugify
@@ -56,7 +56,7 @@ class Renderer:
         self.fingerprints = Fingerprints(site, (
             repr(self.config), templates_digest(env), sorted(theme.urls.items()),
             site.copyright_years, repr(site.pages), repr(config_sections(site)), preview,
-            [(p.rel_path, self.post_status(p)) for p in site.posts if self.post_status(p)]))
+            [(p.rel_path, status) for p in site.posts if (status := self.post_status(p))]))
 
     def track(self, listing: Any) -> TrackedView:
         return TrackedView(listing, self.recorder)
@@ -129,14 +129,9 @@ class Renderer:
         return f"/tags/{slugify(name)}/"
 
     def post_status(self, post: Post) -> str:
-        """Say why a post shown in a preview would be held back from a real build."""
-        if post.draft:
-            return "draft"
-        if post.date > self.now:
-            return "scheduled"
-        if post.expires is not None and post.expires <= self.now:
-            return "expired"
-        return ""
+        """Say why a post shown here would be held back from a real build, for a label."""
+        reason = hold_reason(post, self.now)
+        return "scheduled" if reason == "future" else reason
 
     def page(self, template: str, url: str, source: str, *, title: str | None = None,
              description: str | None = None, og_type: str = "website",

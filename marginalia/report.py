@@ -7,7 +7,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .check import held_back_reason
+from .assemble import hold_reason
+from .check import LIST_REASONS
 from .errors import BuildError, BuildErrors
 from .pipeline import BuildResult
 
@@ -20,9 +21,10 @@ def build_report(result: BuildResult | None, error: BuildError | None, now: date
     if result is None:
         return report
     site = result.site
-    held_back: dict[str, list] = {"drafts": [], "future": [], "expired": []}
+    held_back: dict[str, list] = {name: [] for name in LIST_REASONS}
+    names = {reason: name for name, reason in LIST_REASONS.items()}
     for post in site.held_back:
-        held_back[held_back_reason(post, now)].append(
+        held_back[names[hold_reason(post, now)]].append(
             {"path": post.rel_path, "title": post.title, "date": post.date.isoformat()})
     report.update({
         "seconds": round(result.seconds, 3),

@@ -6,10 +6,10 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from .config import load_config
+from .config import find_section, load_config, unknown_section
 from .discover import CONTENT_DIR
-from .errors import ContentError, did_you_mean
-from .model import Config, SectionConfig
+from .errors import ContentError
+from .model import SectionConfig
 from .urls import is_valid_slug, slugify
 
 POSTS_DIR = "posts"
@@ -19,7 +19,9 @@ def create_post(site_dir: Path, title: str, section_name: str, now: datetime,
                 slug: str | None = None, bundle: bool = False) -> Path:
     """Write content/posts/<year>/<slug>.md (or <slug>/index.md) and return its path."""
     config = load_config(site_dir)
-    section = find_section(config, section_name)
+    section = find_section(config.sections, section_name)
+    if section is None:
+        raise ContentError(unknown_section(section_name, config.sections), "site.toml")
     derived = slugify(title)
     slug = slug if slug is not None else derived
     if not is_valid_slug(slug):
@@ -36,16 +38,6 @@ def create_post(site_dir: Path, title: str, section_name: str, now: datetime,
         handle.write(post_template(title, section, local_now,
                                    slug=slug if slug != derived else None))
     return path
-
-
-def find_section(config: Config, name: str) -> SectionConfig:
-    """Find a declared section by name or slug, or explain which ones exist."""
-    for section in config.sections:
-        if name in (section.name, section.slug) or slugify(name) == section.slug:
-            return section
-    known = [s.name for s in config.sections]
-    raise ContentError(f"unknown section '{name}'{did_you_mean(name, known)}; "
-                       f"known sections: {', '.join(known)}", "site.toml")
 
 
 def post_template(title: str, section: SectionConfig, now: datetime,
