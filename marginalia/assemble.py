@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import unquote, urlsplit
@@ -15,7 +17,6 @@ from .model import (ArchiveMonth, ArchiveYear, Author, Config, Neighbours, Page,
 from .urls import rewrite_urls, slugify, url_scheme
 
 CONTENT_PREFIX = "content/"
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,11 +31,11 @@ class Visibility:
 
 def assemble_site(posts: list[Post], pages: list[Page], assets: tuple[str, ...],
                   config: Config, visibility: Visibility,
-                  bodies: dict[str, str] | None = None,
+                  texts: Mapping[str, str] | None = None,
                   problems: list[BuildError] | None = None) -> Site:
     """Choose the published posts, resolve content links, and group posts.
 
-    bodies maps every content file found, parsed or not, to its text. Problems
+    texts maps every content file found, parsed or not, to its text. Problems
     are raised at once, unless a problems list is given to collect them in.
     """
     published, held_back = _split_published(posts, visibility)
@@ -43,9 +44,9 @@ def assemble_site(posts: list[Post], pages: list[Page], assets: tuple[str, ...],
     link_targets.update(asset_urls)
     parsed = {p.rel_path for p in [*posts, *pages]}
     errors: list[BuildError] = []
-    published = [_with_resolved_links(p, link_targets, parsed, bodies or {}, errors)
+    published = [_with_resolved_links(p, link_targets, parsed, texts or {}, errors)
                  for p in published]
-    pages = [_with_resolved_links(p, link_targets, parsed, bodies or {}, errors)
+    pages = [_with_resolved_links(p, link_targets, parsed, texts or {}, errors)
              for p in pages]
     published.sort(key=_newest_first)
     tags = _group_tags(published, errors)
@@ -117,7 +118,7 @@ def _ancestors(directory: str):
 
 
 def _with_resolved_links(item, targets: dict[str, str], parsed: set[str],
-                         bodies: dict[str, str], errors: list[BuildError]):
+                         texts: Mapping[str, str], errors: list[BuildError]):
     """Point relative links at other content files to those files' URLs."""
     if not item.relative_links:
         return item
@@ -133,15 +134,23 @@ def _with_resolved_links(item, targets: dict[str, str], parsed: set[str],
             return targets[target] + fragment
         if target.endswith((".md", ".markdown")):
             reason = ("is a draft or not yet published" if target in parsed
-                      else "has errors of its own" if target in bodies else "does not exist")
-            body = bodies.get(item.rel_path, "")
+                      else "has errors of its own" if target in texts else "does not exist")
+            text = texts.get(item.rel_path, "")
             errors.append(ContentError(
                 f"link to '{url}': {target} {reason}; fix the path or remove the link",
-                item.rel_path, line_of_link(body, url)))
+                item.rel_path, line_of_link(text, url)))
         return url
 
     body_html = rewrite_urls(item.body_html, resolve)
-    return item if body_html == item.body_html else replace(item, body_html=body_html)
+    if body_html == item.body_html:
+        return item
+    if isinstance(item, Page):
+        return replace(item, body_html=body_html)
+    # The post now depends on other files' URLs as well as its own text.
+    digest = item.digest and hashlib.blake2b(
+        f"{item.digest}\0{body_html}".encode("utf-8", "surrogatepass"),
+        digest_size=16).hexdigest()
+    return replace(item, body=body_html, digest=digest)
 
 
 def _group_sections(posts: list[Post], config: Config) -> tuple[Section, ...]:

@@ -1,30 +1,53 @@
-"""A cache of parsed posts keyed by content hash, kept beside the site in .cache/.
+"""Parsed posts and pages kept beside the site in .cache/, so unchanged files are not
+parsed again, nor even read.
 
-The cache is plain JSON, never pickle: a damaged or foreign file can only be
-ignored, never run. Any doubt about an entry means parsing the file again.
+The cache is an SQLite file holding JSON, never pickle: a damaged or foreign file can
+only be ignored, never run. Every row carries a checksum of its own data, and a row
+that does not match it is parsed again. A file is known unchanged by its signature
+(size, mtime, inode, ctime) or, failing that, by the hash of its text. Post bodies sit
+in their own table and are loaded only for the pages and feeds that are rendered.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
+import sqlite3
+from collections.abc import Callable
 from dataclasses import fields
+from functools import partial
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from . import __version__
-from .model import Config, Page, Post, Source
+from . import __version__, db
+from .errors import ContentError
+from .model import Config, ContentFile, Page, Post, Source
 
 CACHE_DIR = ".cache/marginalia"
-FORMAT = 4  # bump whenever parsing gives different output for the same input
+FORMAT = 5  # bump whenever parsing gives different output for the same input
 KEPT_CACHES = 4  # one per recent configuration, e.g. a build and a --base-url preview
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sources (rel_path TEXT PRIMARY KEY, signature TEXT NOT NULL,
+    text_hash TEXT NOT NULL, kind TEXT NOT NULL, meta TEXT NOT NULL, checksum TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS bodies (text_hash TEXT PRIMARY KEY, html TEXT NOT NULL,
+    checksum TEXT NOT NULL)
+"""
+UNSETTLED = ""  # the signature stored for a file too fresh to be known by it
+
+# Post fields kept in a row's meta, in order; the body has a table of its own, and
+# rel_path and digest are the row's key and text hash.
+POST_META = tuple(f.name for f in fields(Post) if f.name not in ("rel_path", "body", "digest"))
+PAGE_META = tuple(f.name for f in fields(Page) if f.name != "rel_path")
+DATE_FIELDS = frozenset({"date", "updated", "expires"})
+TUPLE_FIELDS = frozenset({"tags", "aliases"})
+
+Row = tuple[str, str, str, str, str]  # signature, text_hash, kind, meta, checksum
 
 
 def cache_path(site_dir: Path, fingerprint: str) -> Path:
-    return site_dir / CACHE_DIR / f"parsed-{fingerprint[:20]}.json"
+    return site_dir / CACHE_DIR / f"parsed-{fingerprint[:20]}.sqlite"
 
 
 def config_fingerprint(config: Config) -> str:
@@ -38,131 +61,215 @@ def source_key(rel_path: str, text: str) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _checksum(*parts: str) -> str:
+    data = "\0".join(parts).encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
 class ParseCache:
-    """Parsed posts and pages by source hash; loaded once, saved when it changed."""
+    """The parsed form of every content file of the last build, loaded once.
+
+    Nothing is written until save(), which the caller runs once the whole build
+    has succeeded; a failed build leaves the cache as it was.
+    """
 
     def __init__(self, path: Path | None, fingerprint: str, read: bool = True):
         self.path = path
         self.fingerprint = fingerprint
-        self.entries: dict[str, dict[str, Any]] = {}
-        self.used: dict[str, dict[str, Any]] = {}
+        self.rows: dict[str, Row] = {}
+        self.updates: dict[str, Row] = {}
+        self.new_bodies: dict[str, str] = {}
+        self.seen: set[str] = set()
         self.hits = 0
-        self.dirty = False
+        # Set by the parse stage: parses a file again when its stored body is unusable.
+        self.reparse_body: Callable[[str, str], str] = _cannot_reparse
+        self._reader: sqlite3.Connection | None = None
         if path is not None and read:
-            self.entries = _load_entries(path, fingerprint)
+            self._reader = db.open_reader(path, self.schema_id)
+            self.rows = {row[0]: row[1:] for row in db.fetch_all(
+                self._reader, "SELECT rel_path, signature, text_hash, kind, meta, checksum "
+                "FROM sources") if all(isinstance(value, str) for value in row)}
 
-    def get(self, key: str) -> Post | Page | None:
-        entry = self.entries.get(key)
-        if entry is None:
+    @property
+    def schema_id(self) -> str:
+        return f"parsed {FORMAT} {self.fingerprint}"
+
+    def by_signature(self, found: ContentFile) -> Post | Page | None:
+        """Return the file's parsed form when its signature shows it unchanged."""
+        row = self.rows.get(found.rel_path)
+        if row is None or not found.settled or row[0] != found.signature:
+            return None
+        return self._use(found.rel_path, row)
+
+    def by_text(self, found: ContentFile | None, text_hash: str) -> Post | Page | None:
+        """Return the parsed form of a file read again, when its text is unchanged."""
+        rel_path = found.rel_path if found else ""
+        row = self.rows.get(rel_path)
+        if row is None or row[1] != text_hash:
+            return None
+        item = self._use(rel_path, row)
+        if item is not None and found is not None:
+            self.updates[rel_path] = (_signature_to_keep(found), *row[1:])
+        return item
+
+    def put(self, found: ContentFile | None, text_hash: str, item: Post | Page) -> None:
+        if found is None:
+            return
+        try:
+            kind, meta = encode_item(item)
+        except (TypeError, ValueError):
+            return
+        self.updates[item.rel_path] = (_signature_to_keep(found), text_hash, kind, meta,
+                                       _checksum(text_hash, kind, meta))
+        if isinstance(item, Post):
+            self.new_bodies[text_hash] = item.body_html
+        self.seen.add(item.rel_path)
+
+    def stored_body(self, text_hash: str) -> str | None:
+        """The HTML of a cached post body, or None when it is missing or damaged."""
+        if text_hash in self.new_bodies:
+            return self.new_bodies[text_hash]
+        if self._reader is None:
             return None
         try:
-            item = decode_item(entry)
-        except (KeyError, TypeError, ValueError, LookupError):
+            row = self._reader.execute("SELECT html, checksum FROM bodies WHERE text_hash = ?",
+                                       (text_hash,)).fetchone()
+        except sqlite3.Error:
             return None
-        self.used[key] = entry
+        if row is None or not isinstance(row[0], str) or row[1] != _checksum(text_hash, row[0]):
+            return None
+        return row[0]
+
+    def _use(self, rel_path: str, row: Row) -> Post | Page | None:
+        signature, text_hash, kind, meta, checksum = row
+        if checksum != _checksum(text_hash, kind, meta):
+            return None
+        try:
+            item = decode_item(rel_path, kind, meta, text_hash, self)
+        except (KeyError, TypeError, ValueError, IndexError, LookupError):
+            return None
+        self.seen.add(rel_path)
         self.hits += 1
         return item
 
-    def put(self, key: str, item: Post | Page) -> None:
-        try:
-            self.used[key] = encode_item(item)
-        except TypeError:
-            return
-        self.dirty = True
-
     def save(self) -> None:
-        """Write the entries used by this build, dropping the rest, atomically."""
-        if self.path is None or not (self.dirty or len(self.used) != len(self.entries)):
+        """Store what this build parsed and drop files that are gone, in one transaction."""
+        if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        payload = {"format": FORMAT, "fingerprint": self.fingerprint, "entries": self.used}
-        try:
-            temporary.write_text(json.dumps(payload, ensure_ascii=False, sort_keys=True),
-                                 encoding="utf-8")
-            os.replace(temporary, self.path)
-        except OSError:
-            temporary.unlink(missing_ok=True)
+        gone = [path for path in self.rows if path not in self.seen]
+        if self.updates or gone:
+            db.write(self.path, SCHEMA, self.schema_id, partial(self._write, gone))
         _prune_old_caches(self.path.parent)
+
+    def _write(self, gone: list[str], writer: sqlite3.Connection, fresh: bool) -> None:
+        rows = {path: row for path, row in self.rows.items() if path in self.seen}
+        rows.update(self.updates)
+        if fresh:
+            # Bodies the old file held are lost: rows whose body is not at hand go too.
+            rows = {path: row for path, row in rows.items()
+                    if row[2] != "post" or row[1] in self.new_bodies}
+            changed, gone = rows, []
+        else:
+            changed = self.updates
+        writer.executemany("DELETE FROM sources WHERE rel_path = ?", [(p,) for p in gone])
+        writer.executemany("INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?)",
+                           [(path, *row) for path, row in changed.items()])
+        referenced = {row[1] for row in rows.values()}
+        writer.executemany("INSERT OR REPLACE INTO bodies VALUES (?, ?, ?)",
+                           [(key, html, _checksum(key, html))
+                            for key, html in self.new_bodies.items() if key in referenced])
+        dropped = {row[1] for row in self.rows.values()} - referenced
+        writer.executemany("DELETE FROM bodies WHERE text_hash = ?", [(k,) for k in dropped])
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+
+def _cannot_reparse(rel_path: str, text_hash: str) -> str:
+    raise ContentError("the cached body of this post is unreadable; build again with "
+                       "--no-cache", rel_path)
+
+
+def _signature_to_keep(found: ContentFile) -> str:
+    return found.signature if found.settled else UNSETTLED
 
 
 def _prune_old_caches(cache_dir: Path) -> None:
     try:
-        caches = sorted(cache_dir.glob("parsed-*.json"), key=lambda p: p.stat().st_mtime_ns)
+        caches = sorted(cache_dir.glob("parsed-*.sqlite"), key=lambda p: p.stat().st_mtime_ns)
         for stale in caches[:-KEPT_CACHES]:
             stale.unlink(missing_ok=True)
+        for old_format in cache_dir.glob("parsed-*.json"):
+            old_format.unlink(missing_ok=True)
     except OSError:
         pass
 
 
-def _load_entries(path: Path, fingerprint: str) -> dict[str, dict[str, Any]]:
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
-        return {}
-    if (not isinstance(payload, dict) or payload.get("format") != FORMAT
-            or payload.get("fingerprint") != fingerprint
-            or not isinstance(payload.get("entries"), dict)):
-        return {}
-    return {k: v for k, v in payload["entries"].items() if isinstance(v, dict)}
-
-
-def encode_item(item: Post | Page) -> dict[str, Any]:
-    """Turn a Post or Page into JSON-safe values."""
-    data: dict[str, Any] = {"kind": "post" if isinstance(item, Post) else "page"}
-    for field in fields(item):
-        value = getattr(item, field.name)
-        if isinstance(value, datetime):
-            zone = value.tzinfo.key if isinstance(value.tzinfo, ZoneInfo) else None
-            value = [value.isoformat(), zone]
-        elif field.name == "sources":
-            value = [[s.name, s.url] for s in value]
-        data[field.name] = value
+def encode_item(item: Post | Page) -> tuple[str, str]:
+    """Return the item's kind and its fields (the body of a post aside) as JSON."""
+    is_post = isinstance(item, Post)
+    values = [_encode_value(name, getattr(item, name))
+              for name in (POST_META if is_post else PAGE_META)]
+    meta = json.dumps(values, ensure_ascii=False)
     # Front matter 'extra' may hold values JSON cannot keep exactly; then skip caching it.
-    if json.loads(json.dumps(data["extra"])) != data["extra"]:
+    if json.loads(json.dumps(item.extra)) != item.extra:
         raise TypeError("extra does not survive JSON")
-    return data
+    return ("post" if is_post else "page"), meta
 
 
-TEXT_FIELDS = {"rel_path", "title", "section", "dek", "author", "slug", "url", "body_html",
-               "summary", "description", "layout", "menu"}
-FLAG_FIELDS = {"comments", "draft", "relative_links"}
-DATE_FIELDS = {"date", "updated", "expires"}
-LIST_FIELDS = {"tags", "aliases"}
+def _encode_value(name: str, value: Any) -> Any:
+    if isinstance(value, datetime):
+        zone = value.tzinfo.key if isinstance(value.tzinfo, ZoneInfo) else None
+        return [value.isoformat(), zone]
+    if name == "sources":
+        return [[s.name, s.url] for s in value]
+    return value
 
 
-def decode_item(data: dict[str, Any]) -> Post | Page:
-    """Rebuild a Post or Page from encode_item's output, checking every field's type."""
-    kind = Page if data["kind"] == "page" else Post
-    values = {f.name: _decode_field(f.name, data[f.name]) for f in fields(kind)}
-    if kind is Post and values["date"] is None:
+def decode_item(rel_path: str, kind: str, meta: str, text_hash: str,
+                cache: ParseCache) -> Post | Page:
+    """Rebuild a Post or Page from encode_item's output."""
+    values = json.loads(meta)
+    names = POST_META if kind == "post" else PAGE_META
+    if kind not in ("post", "page") or not isinstance(values, list) or len(values) != len(names):
+        raise ValueError("a cached entry has the wrong shape")
+    data = dict(zip(names, values))
+    for name in DATE_FIELDS.intersection(data):
+        data[name] = _decode_date(data[name])
+    for name in TUPLE_FIELDS.intersection(data):
+        data[name] = tuple(data[name])
+    if kind == "page":
+        return Page(rel_path=rel_path, **data)
+    if not isinstance(data["date"], datetime):
         raise ValueError("a cached post has no date")
-    return kind(**values)
+    data["sources"] = tuple(Source(name, url) for name, url in data["sources"])
+    return Post(rel_path=rel_path, body=CachedBody(cache, text_hash, rel_path),
+                digest=text_hash, **data)
 
 
-def _decode_field(name: str, value: Any) -> Any:
-    """Return a field's value as the model holds it, or raise ValueError."""
-    if name in TEXT_FIELDS and isinstance(value, str):
-        return value
-    if name in FLAG_FIELDS and isinstance(value, bool):
-        return value
-    if name == "order" and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if name == "extra" and isinstance(value, dict):
-        return value
-    if name in LIST_FIELDS and isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    if name == "sources" and isinstance(value, list) and all(
-            isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, str) for v in pair)
-            for pair in value):
-        return tuple(Source(name_, url) for name_, url in value)
-    if name in DATE_FIELDS:
-        if value is None and name != "date":
-            return None
-        if (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str)
-                and (value[1] is None or isinstance(value[1], str))):
-            moment = datetime.fromisoformat(value[0])
-            if moment.tzinfo is None:
-                raise ValueError("a cached date has no offset")
-            return moment.astimezone(ZoneInfo(value[1])) if value[1] else moment
-    raise ValueError(f"cached field '{name}' has the wrong type")
+def _decode_date(value: list | None) -> datetime | None:
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value[0])
+    if moment.tzinfo is None:
+        raise ValueError("a cached date has no offset")
+    return moment.astimezone(ZoneInfo(value[1])) if value[1] else moment
+
+
+class CachedBody:
+    """A post body in the cache, loaded when a page or feed needs it."""
+
+    __slots__ = ("cache", "text_hash", "rel_path")
+
+    def __init__(self, cache: ParseCache, text_hash: str, rel_path: str):
+        self.cache = cache
+        self.text_hash = text_hash
+        self.rel_path = rel_path
+
+    def load(self) -> str:
+        html = self.cache.stored_body(self.text_hash)
+        if html is None:
+            html = self.cache.reparse_body(self.rel_path, self.text_hash)
+        return html

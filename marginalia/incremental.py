@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+import sqlite3
 from dataclasses import fields
+from functools import partial
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, db
 from .model import ArchiveMonth, Page, Pager, Post, Site
 
-RENDER_CACHE_NAME = "rendered.json"
+RENDER_CACHE_NAME = "rendered.sqlite"
 
 
 class Uncacheable(Exception):
@@ -75,9 +76,10 @@ class Fingerprints:
     """Digests of posts and of the whole site, computed once per build."""
 
     def __init__(self, site: Site, static_parts: tuple):
-        self.posts = {id(p): post_digest(p) for p in site.posts}
+        self.posts = {id(p): p.digest or post_digest(p) for p in site.posts}
         self.static = _hash(repr((__version__, static_parts)))
         self._site_content: str | None = None
+        self._views: dict[int, list] = {}
         self.site = site
 
     def site_content(self) -> str:
@@ -89,61 +91,100 @@ class Fingerprints:
         """Reduce a template value to something stable to hash."""
         if value is None or isinstance(value, (str, int, float, bool)):
             return value
-        if isinstance(value, (datetime, date)):
-            return value.isoformat()
         if isinstance(value, Post):
             return self.posts[id(value)]
+        if isinstance(value, (list, tuple)):
+            if all(isinstance(v, Post) for v in value):
+                return [self.posts[id(v)] for v in value]
+            return [self.of(v) for v in value]
+        if isinstance(value, (datetime, date)):
+            return value.isoformat()
         if isinstance(value, TrackedView):
-            return ["view", *map(self.of, value.identity())]
+            # A listing is shared by thousands of pages: reduce it once.
+            key = id(value._target)
+            if key not in self._views:
+                self._views[key] = ["view", *map(self.of, value.identity())]
+            return self._views[key]
         if isinstance(value, ArchiveMonth):
             return [value.year, value.month, value.url, [self.of(p) for p in value.posts]]
         if isinstance(value, (Page, Pager)):
             return [self.of(getattr(value, f.name)) for f in fields(value)]
-        if isinstance(value, (list, tuple)):
-            return [self.of(v) for v in value]
         if isinstance(value, dict):
             return [[str(k), self.of(v)] for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))]
         raise Uncacheable(type(value).__name__)
 
     def page_key(self, parts: dict[str, Any]) -> str:
         # repr of nested lists of strings and numbers is exact and much faster than JSON.
-        return _hash(repr(self.of(parts)))
+        # This runs for every page of the site: the common values are handled inline.
+        posts = self.posts
+        reduced = []
+        for name in sorted(parts):
+            value = parts[name]
+            kind = type(value)
+            if kind is str or value is None or kind is int or kind is bool:
+                reduced.append((name, value))
+            elif kind is Post:
+                reduced.append((name, posts[id(value)]))
+            else:
+                reduced.append((name, self.of(value)))
+        return _hash(repr(reduced))
 
     def full_key(self, page_key: str, used_site_content: bool) -> str:
         return _hash(self.static + page_key + (self.site_content() if used_site_content else ""))
 
 
 def post_digest(post: Post) -> str:
-    return _hash(repr([getattr(post, f.name) for f in fields(post)]))
+    """Identify a post made without a source digest, as in tests, by all of its fields."""
+    return _hash(repr([getattr(post, f.name) if f.name != "body" else post.body_html
+                       for f in fields(post)]))
 
 
 def _hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS pages (rel_path TEXT PRIMARY KEY, key TEXT NOT NULL,
+    digest TEXT NOT NULL, used_site INTEGER NOT NULL, links TEXT NOT NULL,
+    broken TEXT NOT NULL)
+"""
+SCHEMA_ID = f"rendered 1 {__version__}"
+
+
 class RenderCache:
-    """What each output file was rendered from last time, and the bytes' digest."""
+    """What each output file was rendered from last time, its bytes' digest and links.
+
+    Links are loaded only when a page that links somewhere has gone, since only
+    then can a page that was not rendered again gain a broken link.
+    """
 
     def __init__(self, path: Path | None, live: dict[str, list]):
         self.path = path
         self.live = live  # the live output's manifest: rel_path -> [digest, size, mtime]
-        self.entries: dict[str, list] = _load(path) if path else {}
-        self.new: dict[str, list] = {}
+        self._reader = db.open_reader(path, SCHEMA_ID) if path else None
+        self.entries: dict[str, tuple[str, str, bool]] = {
+            rel_path: (key, digest, bool(used)) for rel_path, key, digest, used
+            in db.fetch_all(self._reader, "SELECT rel_path, key, digest, used_site FROM pages")
+            if isinstance(key, str) and isinstance(digest, str)}
+        self.kept: set[str] = set()
+        self.new: dict[str, list] = {}  # rel_path -> [key, digest, used_site, links]
+        self.broken: dict[str, list[str]] = {}  # rel_path -> broken links, as checked now
+        self._old_broken: dict[str, list[str]] | None = None
+        self._old_links: dict[str, list[str]] | None = None
         self.reused = 0
 
-    def lookup(self, rel_path: str, page_key: str,
-               fingerprints: Fingerprints) -> tuple[str, tuple[str, ...]] | None:
-        """Return the live file's digest and links when it can be reused as is."""
+    def lookup(self, rel_path: str, page_key: str, fingerprints: Fingerprints) -> str | None:
+        """Return the live file's digest when it can be reused as is."""
         entry = self.entries.get(rel_path)
         live = self.live.get(rel_path)
-        if not live or not _is_entry(entry):
+        if not live or entry is None:
             return None
-        key, digest, used_site_content, links = entry
+        key, digest, used_site_content = entry
         if live[0] != digest or key != fingerprints.full_key(page_key, used_site_content):
             return None
-        self.new[rel_path] = entry
+        self.kept.add(rel_path)
         self.reused += 1
-        return digest, tuple(links)
+        return digest
 
     def store(self, rel_path: str, page_key: str, used_site_content: bool, content: bytes,
               links: tuple[str, ...], fingerprints: Fingerprints) -> str:
@@ -152,30 +193,56 @@ class RenderCache:
                               used_site_content, list(links)]
         return digest
 
+    def old_broken(self, rel_path: str) -> list[str]:
+        """The links of a reused page that were broken last time."""
+        if self._old_broken is None:
+            self._old_broken = _json_column(self._reader, "broken", "WHERE broken != '[]'")
+        return self._old_broken.get(rel_path, [])
+
+    def old_links(self, rel_path: str) -> list[str]:
+        """Every link of a reused page."""
+        if self._old_links is None:
+            self._old_links = _json_column(self._reader, "links")
+        return self._old_links.get(rel_path, [])
+
     def save(self) -> None:
-        if self.path is None or self.new == self.entries:
+        if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        gone = [p for p in self.entries if p not in self.kept and p not in self.new]
+        recheck = [p for p in self.kept
+                   if self.broken.get(p, []) != (self._old_broken or {}).get(p, [])]
+        if self.new or gone or recheck:
+            db.write(self.path, SCHEMA, SCHEMA_ID, partial(self._write, gone, recheck))
+        self.close()
+
+    def _write(self, gone: list[str], recheck: list[str], writer: sqlite3.Connection,
+               fresh: bool) -> None:
+        writer.executemany("DELETE FROM pages WHERE rel_path = ?", [(p,) for p in gone])
+        if fresh:
+            self.new.update(
+                {p: [*self.entries[p], self.old_links(p)] for p in self.kept})
+        writer.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?, ?)", [
+            (path, key, digest, int(used), json.dumps(links),
+             json.dumps(self.broken.get(path, [])))
+            for path, (key, digest, used, links) in self.new.items()])
+        writer.executemany("UPDATE pages SET broken = ? WHERE rel_path = ?",
+                           [(json.dumps(self.broken.get(p, [])), p) for p in recheck
+                            if p not in self.new])
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+
+def _json_column(reader: sqlite3.Connection | None, column: str,
+                 where: str = "") -> dict[str, list[str]]:
+    values = {}
+    for rel_path, text in db.fetch_all(reader, f"SELECT rel_path, {column} FROM pages {where}"):
         try:
-            temporary.write_text(json.dumps(self.new, sort_keys=True), encoding="utf-8")
-            os.replace(temporary, self.path)
-        except OSError:
-            temporary.unlink(missing_ok=True)
-
-
-def _is_entry(entry: object) -> bool:
-    return (isinstance(entry, list) and len(entry) == 4 and isinstance(entry[0], str)
-            and isinstance(entry[1], str) and isinstance(entry[2], bool)
-            and isinstance(entry[3], list) and all(isinstance(u, str) for u in entry[3]))
-
-
-def _load(path: Path) -> dict[str, list]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    return {k: v for k, v in data.items() if isinstance(v, list)}
-
+            value = json.loads(text)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(value, list) and all(isinstance(u, str) for u in value):
+            values[rel_path] = value
+    return values

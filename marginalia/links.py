@@ -4,21 +4,29 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
 from .config import CONFIG_NAME
 from .errors import BuildError, ConfigError, ContentError
+from .incremental import RenderCache
 from .markup import line_of_link
 from .model import Config, OutputFile, Site
 from .urls import url_scheme
 
 
-def find_broken_links(files: Sequence[OutputFile], site: Site,
-                      texts: dict[str, str]) -> list[BuildError]:
-    """Return one problem per broken internal link, placed in the source that made it."""
+def find_broken_links(files: Sequence[OutputFile], site: Site, texts: Mapping[str, str],
+                      cache: RenderCache | None = None,
+                      previous_paths: Iterable[str] = ()) -> list[BuildError]:
+    """Return one problem per broken internal link, placed in the source that made it.
+
+    A page reused from the last build is checked by what the cache remembers of it:
+    the links that were broken then, or, when some file of the last build is gone
+    (previous_paths lists them all), every link it has.
+    """
     existing = {f.rel_path for f in files}
     base_url, base_path = site.config.base_url, site.config.base_path
+    something_gone = any(path not in existing for path in previous_paths)
     problems: dict[tuple[str, str], BuildError] = {}
     # Most links (navigation, tags, footer, sources) point from every page to the
     # same few places, and a link that is not relative means the same from any page.
@@ -29,8 +37,12 @@ def find_broken_links(files: Sequence[OutputFile], site: Site,
         return target if target is not None and not _exists(target, existing) else None
 
     for output in files:
+        links: Iterable[str] = output.links or ()
+        if output.links is None and cache is not None:
+            links = (cache.old_links if something_gone else cache.old_broken)(output.rel_path)
         page_url = "/" + output.rel_path.removesuffix("index.html")
-        for url in output.links:
+        broken = []
+        for url in links:
             if url.startswith(("/", "#", base_url)) or url_scheme(url):
                 if url not in verdicts:
                     verdicts[url] = missing(url, "/")
@@ -39,6 +51,7 @@ def find_broken_links(files: Sequence[OutputFile], site: Site,
                 target = missing(url, page_url)
             if target is None:
                 continue
+            broken.append(url)
             key = (output.source, url)
             if key not in problems:
                 text = texts.get(output.source, "")
@@ -47,6 +60,8 @@ def find_broken_links(files: Sequence[OutputFile], site: Site,
                     "or add the missing post, page or file",
                     output.source if output.source in texts else output.rel_path,
                     line_of_link(text, url) if text else None)
+        if broken and cache is not None:
+            cache.broken[output.rel_path] = broken
     return list(problems.values())
 
 

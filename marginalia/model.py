@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 
@@ -78,6 +78,23 @@ class SourceFile:
 
 
 @dataclass(frozen=True, slots=True)
+class ContentFile:
+    """One content file as found on disk, not yet read."""
+
+    rel_path: str  # relative to the site root, '/'-separated: "content/posts/a.md"
+    kind: str  # "post" or "page"
+    path: str  # where to read it
+    signature: str  # size, mtime, inode and ctime: equal means unchanged since last seen
+    settled: bool = True  # False when modified so recently that the signature may lag
+
+
+class StoredBody(Protocol):
+    """A post body kept elsewhere until a page or feed needs it."""
+
+    def load(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
 class Source:
     name: str
     url: str
@@ -99,15 +116,26 @@ class Post:
     comments: bool
     draft: bool
     url: str  # site-relative, starts and ends with "/"
-    body_html: str
+    body: str | StoredBody = field(compare=False)  # the HTML, or where to load it from
     summary: str  # plain text: the dek, or the body's opening words
     relative_links: bool = True  # False when no link in the body can be relative
     aliases: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    digest: str = ""  # identifies the post's content: equal digests, equal posts
 
     @property
     def last_modified(self) -> datetime:
         return self.updated or self.date
+
+    @property
+    def body_html(self) -> str:
+        body = self.body
+        if isinstance(body, str):
+            return body
+        html = body.load()
+        # Loading is invisible from outside: keep the text rather than load it again.
+        object.__setattr__(self, "body", html)
+        return html
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,4 +249,6 @@ class OutputFile:
     source: str  # what made it, for collision messages
     copy_from: str = ""  # an absolute path to copy instead of content
     digest: str = ""  # set when the bytes are known to equal the live file's
-    links: tuple[str, ...] = ()  # every URL an HTML page points at, for the link check
+    # Every URL an HTML page points at, for the link check; None for a page reused from
+    # the last build, whose links the render cache remembers.
+    links: tuple[str, ...] | None = ()

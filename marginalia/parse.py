@@ -6,15 +6,17 @@ import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from itertools import repeat
 
 from .cache import ParseCache, source_key
 from .config import find_section, unknown_section
-from .errors import BuildError, did_you_mean, raise_if_any
+from .discover import read_source
+from .errors import BuildError, ContentError, did_you_mean, raise_if_any
 from .frontmatter import FieldChecker, split_front_matter
 from .markup import render_markdown, summarize
-from .model import Config, Page, Post, SectionConfig, SourceFile
+from .model import Config, ContentFile, Page, Post, SectionConfig, SourceFile
 from .urls import format_permalink, has_relative_links, is_valid_slug, slugify
 
 POST_FIELDS = ("title", "section", "date", "updated", "expires", "dek", "sources", "tags",
@@ -35,26 +37,60 @@ class Parsed:
     posts: list[Post]
     pages: list[Page]
     errors: list[BuildError]  # every problem, across all files
+    texts: dict[str, str] = field(default_factory=dict)  # the files this run had to read
 
 
-def parse_all(sources: Sequence[SourceFile], config: Config,
+def parse_all(files: Sequence[ContentFile | SourceFile], config: Config,
               cache: ParseCache | None = None,
               progress: Progress | None = None) -> Parsed:
-    """Parse every source, from the cache where the text is unchanged, else in parallel."""
+    """Parse every file, from the cache where it is unchanged, else in parallel.
+
+    A file whose signature is unchanged is not even read; one that was touched
+    but not changed is read and hashed, and still not parsed again.
+    """
     cache = cache or ParseCache(None, "")
-    keys = [source_key(s.rel_path, s.text) for s in sources]
-    results: list[Post | Page | BuildError | None] = [cache.get(k) for k in keys]
-    missing = [i for i, item in enumerate(results) if item is None]
-    outcomes = _parse_many([sources[i] for i in missing], config)
-    for done, (index, outcome) in enumerate(zip(missing, outcomes), start=1):
+    found_by_path = {f.rel_path: f for f in files if isinstance(f, ContentFile)}
+    cache.reparse_body = partial(_reparse_body, found_by_path, config)
+    results: list[Post | Page | BuildError | None] = [None] * len(files)
+    texts: dict[str, str] = {}
+    pending: list[tuple[int, ContentFile | None, SourceFile, str]] = []
+    for index, file in enumerate(files):
+        found = file if isinstance(file, ContentFile) else None
+        if found is not None and (item := cache.by_signature(found)) is not None:
+            results[index] = item
+            continue
+        try:
+            source = read_source(found) if found is not None else file
+        except ContentError as error:
+            results[index] = error
+            continue
+        texts[source.rel_path] = source.text
+        key = source_key(source.rel_path, source.text)
+        if (item := cache.by_text(found, key)) is not None:
+            results[index] = item
+            continue
+        pending.append((index, found, source, key))
+    outcomes = _parse_many([source for _, _, source, _ in pending], config)
+    for done, ((index, found, _, key), outcome) in enumerate(zip(pending, outcomes), start=1):
         if progress:
-            progress("parsing", done, len(missing))
+            progress("parsing", done, len(pending))
         results[index] = outcome
         if not isinstance(outcome, BuildError):
-            cache.put(keys[index], outcome)
+            cache.put(found, key, outcome)
     return Parsed(posts=[r for r in results if isinstance(r, Post)],
                   pages=[r for r in results if isinstance(r, Page)],
-                  errors=[r for r in results if isinstance(r, BuildError)])
+                  errors=[r for r in results if isinstance(r, BuildError)],
+                  texts=texts)
+
+
+def _reparse_body(found_by_path: dict[str, ContentFile], config: Config, rel_path: str,
+                  text_hash: str) -> str:
+    """Parse a post again for its body, when the cached one cannot be used."""
+    source = read_source(found_by_path[rel_path])
+    if source_key(rel_path, source.text) != text_hash:
+        raise ContentError("this file changed while the site was building; build again",
+                           rel_path)
+    return parse_source(source, config).body_html
 
 
 def _parse_many(sources: list[SourceFile],
@@ -115,9 +151,9 @@ def parse_post(source: SourceFile, config: Config) -> Post:
         author=author, slug=slug, comments=comments, draft=draft,
         url=format_permalink(config.permalink, date.astimezone(config.tz), slug,
                              section.slug),
-        body_html=body_html, summary=dek or summarize(body_html),
+        body=body_html, summary=dek or summarize(body_html),
         relative_links=has_relative_links(body_html), aliases=aliases,
-        extra=extra)
+        extra=extra, digest=source_key(source.rel_path, source.text))
 
 
 def parse_page(source: SourceFile, config: Config) -> Page:

@@ -10,7 +10,7 @@ from pathlib import Path
 from .assemble import Visibility, assemble_site
 from .cache import ParseCache, cache_path, config_fingerprint
 from .config import load_config
-from .discover import discover_sources
+from .discover import SourceTexts, discover_sources
 from .errors import BuildError, raise_if_any
 from .feeds import feed_names
 from .incremental import RENDER_CACHE_NAME, RenderCache
@@ -51,7 +51,7 @@ class BuildResult:
 @dataclass(frozen=True, slots=True)
 class LoadedSite:
     site: Site
-    texts: dict[str, str]  # source rel_path -> its text, to find lines for messages
+    texts: SourceTexts  # source rel_path -> its text, to find lines for messages
     cache: ParseCache  # saved by the caller once the whole build has succeeded
     problems: tuple[BuildError, ...]  # collected instead of raised, when lenient
 
@@ -74,7 +74,7 @@ def load_site(options: BuildOptions, progress: Progress | None = None,
     problems = [*discovered.errors, *parsed.errors]
     if not lenient:
         raise_if_any(problems)
-    texts = {s.rel_path: s.text for s in discovered.sources}
+    texts = SourceTexts(discovered.sources, parsed.texts)
     visibility = Visibility(now=options.now, drafts=options.drafts, future=options.future)
     site = assemble_site(parsed.posts, parsed.pages, discovered.assets, config, visibility,
                          texts, problems if lenient else None)
@@ -93,11 +93,10 @@ def render_files(site: Site, options: BuildOptions, cache: RenderCache | None = 
                        progress)
 
 
-def open_render_cache(options: BuildOptions) -> RenderCache:
+def open_render_cache(options: BuildOptions, live: dict[str, list]) -> RenderCache:
     """Load what the last build into this output folder rendered, unless --no-cache."""
     path = state_dir(options.output_dir) / RENDER_CACHE_NAME
-    live = {} if options.no_cache else read_manifest(options.output_dir, options.output_dir)
-    return RenderCache(path, live)
+    return RenderCache(path, {} if options.no_cache else live)
 
 
 def build_site(options: BuildOptions, progress: Progress | None = None) -> BuildResult:
@@ -107,15 +106,17 @@ def build_site(options: BuildOptions, progress: Progress | None = None) -> Build
     loaded = load_site(options, progress)
     site = loaded.site
     with build_lock(options.output_dir):
-        render_cache = open_render_cache(options)
+        live = read_manifest(options.output_dir, options.output_dir)
+        render_cache = open_render_cache(options, live)
         files = render_files(site, options, render_cache, progress)
         raise_if_any(check_menu_links(site.config, files))
-        warnings = find_broken_links(files, site, loaded.texts)
+        warnings = find_broken_links(files, site, loaded.texts, render_cache, live)
         if options.strict:
             raise_if_any(warnings)
-        written = write_output(files, options.output_dir)
+        written = write_output(files, options.output_dir, live)
         render_cache.save()
         loaded.cache.save()
+        loaded.cache.close()
     counts = {
         "pages": sum(f.rel_path.endswith(".html") for f in files),
         "feeds": sum(f.rel_path.rsplit("/", 1)[-1] in feed_names(True) for f in files),

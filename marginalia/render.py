@@ -6,7 +6,7 @@ import hashlib
 import json
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import date, datetime
 from xml.sax.saxutils import escape as xml_escape
 from typing import Any
@@ -144,7 +144,7 @@ class Renderer:
         if page_key and self.cache:
             reused = self.cache.lookup(rel_path, page_key, self.fingerprints)
             if reused:
-                return OutputFile(rel_path, b"", source, digest=reused[0], links=reused[1])
+                return OutputFile(rel_path, b"", source, digest=reused, links=None)
         meta = {"title": title or self.config.title,
                 "description": description or self.config.description,
                 "type": og_type}
@@ -172,7 +172,7 @@ class Renderer:
                                         self.fingerprints) for name in names]
             if all(reused):
                 return [OutputFile(spec.url(name).lstrip("/"), b"", f"{spec.source} feed",
-                                   digest=found[0]) for name, found in zip(names, reused)]
+                                   digest=found) for name, found in zip(names, reused)]
         files = render_feed_files(self.site, spec, json_feed, self.feed_bodies)
         if page_key and self.cache:
             for output in files:
@@ -315,7 +315,7 @@ def render_site(site: Site, env: jinja2.Environment, theme: Theme, now: datetime
     files.append(render_headers(site, theme))
     files.append(render_sitemap(site, files))
     files.append(render_robots(site))
-    check_collisions(files)
+    check_collisions(files, cache.live if cache else ())
     return tuple(sorted(files, key=lambda f: f.rel_path))
 
 
@@ -337,12 +337,14 @@ def render_feeds(site: Site, renderer: Renderer) -> list[OutputFile]:
 
 def render_sitemap(site: Site, files: Sequence[OutputFile]) -> OutputFile:
     """List every canonical HTML page, with lastmod where the content gives one."""
-    lastmod = {output_path(p.url): p.last_modified for p in site.posts}
+    modified = {id(p): p.last_modified for p in site.posts}
+    lastmod = {output_path(p.url): modified[id(p)] for p in site.posts}
     for listing in (*site.sections, *site.tags, *site.authors):
         if listing.posts:
-            lastmod[output_path(listing.url)] = max(p.last_modified for p in listing.posts)
+            lastmod[output_path(listing.url)] = max(map(modified.__getitem__,
+                                                        map(id, listing.posts)))
     if site.posts:
-        lastmod["index.html"] = max(p.last_modified for p in site.posts)
+        lastmod["index.html"] = max(modified.values())
     lines = ['<?xml version="1.0" encoding="UTF-8"?>',
              '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
     redirects = {output_path(alias) for post in site.posts for alias in post.aliases}
@@ -408,9 +410,16 @@ def output_path(url: str) -> str:
     return path + "index.html" if path.endswith("/") or not path else path
 
 
-def check_collisions(files: Sequence[OutputFile]) -> None:
+def check_collisions(files: Sequence[OutputFile], built_before: Collection[str] = ()) -> None:
     """Fail when two sources would write the same file, even differing only by case,
-    or when one file would have to be the folder of another."""
+    or when one file would have to be the folder of another.
+
+    built_before lists the files of the last build, which passed this check: the
+    same files, each claimed once, need no second look.
+    """
+    if built_before and len(files) == len(built_before) and all(
+            f.rel_path in built_before for f in files):
+        return
     claims: dict[str, list[OutputFile]] = defaultdict(list)
     for output in files:
         key = unicodedata.normalize("NFC", output.rel_path).casefold()

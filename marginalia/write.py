@@ -9,7 +9,7 @@ import json
 import os
 import shutil
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,36 +74,40 @@ class WriteSummary:
     removed: tuple[str, ...]
 
 
-def write_output(files: Sequence[OutputFile], output_dir: Path) -> WriteSummary:
+def write_output(files: Sequence[OutputFile], output_dir: Path,
+                 live: dict[str, list] | None = None) -> WriteSummary:
     """Bring a staging tree to the new site, then swap it in; say what differs from before.
 
     The tree swapped out is kept as a spare beside output/ and becomes the next
     staging tree, so a rebuild rewrites only the files that differ instead of
-    recreating thousands of folders. A manifest of hashes in each tree's marker
-    file says what it holds.
+    recreating thousands of folders. A manifest beside the trees says what each
+    holds, with the mtime of each of its folders: a folder whose mtime moved was
+    changed by someone else, and is searched for strays and symbolic links.
     """
     staging = output_dir.parent / f".{output_dir.name}.staging-{os.getpid()}"
     try:
         remove_stale_staging(output_dir)
-        live = read_manifest(output_dir, output_dir)
+        if live is None:
+            live = read_manifest(output_dir, output_dir)
         _take_staging_tree(output_dir, staging)
-        staged = read_manifest(staging, output_dir)
+        staged = read_tree_state(staging, output_dir)
         keep = {f.rel_path for f in files} | {MARKER_NAME}
-        _remove_everything_else(staging, keep)
+        untouched = _clear_staging_tree(staging, keep, staged)
         resolve = TargetResolver(staging, trusted_tree=True)
         folders: set[str] = set()  # folders known to exist in the staging tree
         manifest: dict[str, list] = {}
         changed: list[str] = []
         for output in files:
-            target = resolve(output.rel_path)
             digest = output.digest or content_digest(output)
             if output.rel_path in live and live[output.rel_path][0] != digest:
                 changed.append(output.rel_path)
             manifest[output.rel_path] = _place_file(
-                output, digest, target, staged.get(output.rel_path),
+                output, digest, resolve, staged.files.get(output.rel_path),
                 live.get(output.rel_path), output_dir, folders)
         _write_marker(staging)
-        write_manifest(staging, output_dir, manifest)
+        written = _with_ancestors(os.path.relpath(f, resolve.root_dir) for f in folders)
+        write_manifest(staging, output_dir, manifest,
+                       {f: m for f, m in untouched.items() if f not in written})
         swap_in(staging, output_dir)
         _forget_other_manifests(output_dir)
     except OSError as exc:
@@ -118,6 +122,17 @@ def write_output(files: Sequence[OutputFile], output_dir: Path) -> WriteSummary:
     return WriteSummary(added=tuple(sorted(set(manifest) - set(live))),
                         changed=tuple(changed),
                         removed=tuple(sorted(set(live) - set(manifest))))
+
+
+def _with_ancestors(folders: Iterable[str]) -> set[str]:
+    """The '/'-separated folders given, every folder above them, and the root ("")."""
+    found = {""}
+    for folder in folders:
+        folder = "" if folder == "." else folder.replace(os.sep, "/")
+        while folder not in found:
+            found.add(folder)
+            folder = folder.rpartition("/")[0]
+    return found
 
 
 def _write_marker(tree: Path) -> None:
@@ -154,29 +169,64 @@ def _manifest_path(tree: Path, output_dir: Path) -> Path:
     return state_dir(output_dir) / f"{info.st_dev}-{info.st_ino}.json"
 
 
+@dataclass(frozen=True, slots=True)
+class TreeState:
+    files: dict[str, list]  # rel_path -> [digest, size, mtime_ns]
+    folders: dict[str, int] | None  # rel_path ("" for the root) -> mtime_ns; None if unknown
+
+
 def read_manifest(tree: Path, output_dir: Path) -> dict[str, list]:
     """Return {rel_path: [digest, size, mtime_ns]} for a tree we made, or {}."""
+    return read_tree_state(tree, output_dir).files
+
+
+def read_tree_state(tree: Path, output_dir: Path) -> TreeState:
+    """Return what a tree we made holds, or an empty state when that is not known."""
+    unknown = TreeState({}, None)
     try:
         if not (tree / MARKER_NAME).is_file():
-            return {}
-        files = json.loads(_manifest_path(tree, output_dir).read_text(encoding="utf-8"))
+            return unknown
+        data = json.loads(_manifest_path(tree, output_dir).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {}
-    if not isinstance(files, dict):
-        return {}
-    return {path: entry for path, entry in files.items() if _is_manifest_entry(entry)}
+        return unknown
+    if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
+        return unknown
+    files, folders = data["files"], data.get("folders")
+    if not all(map(_is_manifest_entry, files.values())):
+        files = {path: entry for path, entry in files.items() if _is_manifest_entry(entry)}
+    if not (isinstance(folders, dict) and all(type(m) is int for m in folders.values())):
+        folders = None
+    return TreeState(files, folders)
 
 
 def _is_manifest_entry(entry: object) -> bool:
-    return (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], str)
-            and all(isinstance(n, int) and not isinstance(n, bool) for n in entry[1:]))
+    return (type(entry) is list and len(entry) == 3 and type(entry[0]) is str
+            and type(entry[1]) is int and type(entry[2]) is int)
 
 
-def write_manifest(tree: Path, output_dir: Path, files: dict[str, list]) -> None:
+def write_manifest(tree: Path, output_dir: Path, files: dict[str, list],
+                   unchanged_folders: dict[str, int] | None = None) -> None:
+    """Record the tree's files and the mtime of each of its folders, now that it is done.
+
+    unchanged_folders gives the mtimes of folders known untouched since they were read.
+    """
+    known = unchanged_folders or {}
+    folders: dict[str, int] = {}
+    for rel_path in files:
+        parent = rel_path.rpartition("/")[0]
+        while parent not in folders:
+            folders[parent] = 0
+            parent = parent.rpartition("/")[0]
+    root = str(tree)
+    for folder in folders:
+        mtime = known.get(folder)
+        folders[folder] = mtime if mtime is not None else os.lstat(
+            os.path.join(root, folder) if folder else root).st_mtime_ns
     path = _manifest_path(tree, output_dir)
     path.parent.mkdir(exist_ok=True)
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(files, sort_keys=True), encoding="utf-8")
+    temporary.write_text(json.dumps({"files": files, "folders": folders}, sort_keys=True),
+                         encoding="utf-8")
     os.replace(temporary, path)
 
 
@@ -201,21 +251,26 @@ def _take_staging_tree(output_dir: Path, staging: Path) -> None:
         staging.mkdir(parents=True)
 
 
-def _place_file(output: OutputFile, digest: str, target: str, staged: list | None,
-                live: list | None, output_dir: Path, folders: set[str]) -> list:
-    """Make target hold the file: unchanged bytes keep the live file's mtime, changed
-    bytes always get a fresh one, so mtime-based sync tools upload exactly the changes."""
+def _place_file(output: OutputFile, digest: str, resolve: TargetResolver,
+                staged: list | None, live: list | None, output_dir: Path,
+                folders: set[str]) -> list:
+    """Make the staging tree hold the file: unchanged bytes keep the live file's mtime,
+    changed bytes always get a fresh one, so mtime-based sync tools upload exactly the
+    changes."""
     # Plain strings, not Path objects: this runs once for every file of the site.
+    check_rel_path(output.rel_path)
+    if (staged and staged[0] == digest and staged == live
+            and _matches(os.path.join(resolve.root_dir, output.rel_path), staged)):
+        return staged
     live_path = os.path.join(output_dir, output.rel_path)
     if live and live[0] == digest and _matches(live_path, live):
-        if staged and staged == live and _matches(target, staged):
-            return staged
         source = live_path
     elif output.content or not output.digest or output.copy_from:
         source = None
     else:
         raise OSError(errno.ENOENT, "a reused file is missing from the live output",
                       live_path)
+    target = resolve(output.rel_path)
     folder, name = os.path.split(target)
     temporary = os.path.join(folder, f".{name}.tmp")
     if folder not in folders:
@@ -241,28 +296,78 @@ def _matches(path: str, entry: list) -> bool:
     return stat.S_ISREG(info.st_mode) and [info.st_size, info.st_mtime_ns] == entry[1:]
 
 
-def _remove_everything_else(root: Path, keep: set[str]) -> None:
-    """Delete whatever the staging tree holds besides the new site's files: old pages,
-    strays, and every symbolic link, so that nothing in it can point elsewhere."""
-    def sweep(directory: str, prefix: str) -> bool:
-        empty = True
-        with os.scandir(directory) as entries:
-            for entry in entries:
-                rel_path = prefix + entry.name
-                if entry.is_symlink():
-                    os.unlink(entry.path)
-                elif entry.is_dir(follow_symlinks=False):
-                    if sweep(entry.path, rel_path + "/"):
-                        os.rmdir(entry.path)
-                    else:
-                        empty = False
-                elif rel_path in keep:
-                    empty = False
-                else:
-                    os.unlink(entry.path)
-        return empty
+def _clear_staging_tree(root: Path, keep: set[str], staged: TreeState) -> dict[str, int]:
+    """Remove what the staging tree holds besides the new site's files.
 
-    sweep(str(root), "")
+    With the tree's folders on record, only the files it is known to hold are
+    removed, and only folders changed since are searched; otherwise everything is.
+    Return the folders found as recorded, with their mtimes.
+    """
+    if staged.folders is None:
+        _sweep(str(root), "", keep, set())
+        return {}
+    top = str(root)
+    verified: dict[str, int] = {}
+    emptied: set[str] = set()
+    for rel_path in staged.files:
+        if rel_path not in keep:
+            try:
+                os.unlink(os.path.join(top, rel_path))
+            except FileNotFoundError:
+                pass
+            emptied.add(rel_path.rpartition("/")[0])
+    for folder, mtime in staged.folders.items():
+        path = os.path.join(top, folder) if folder else top
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        if not stat.S_ISDIR(info.st_mode):
+            os.unlink(path)
+        elif info.st_mtime_ns != mtime:
+            _sweep(path, folder + "/" if folder else "", keep, set(staged.folders))
+        elif folder not in emptied:
+            verified[folder] = mtime
+    for folder in sorted(emptied, key=lambda f: -f.count("/")):
+        while folder:
+            try:
+                os.rmdir(os.path.join(top, folder))
+            except OSError:
+                break
+            verified.pop(folder.rpartition("/")[0], None)
+            folder = folder.rpartition("/")[0]
+    return verified
+
+
+def _sweep(directory: str, prefix: str, keep: set[str], known_folders: set[str]) -> bool:
+    """Delete every file under directory that is not kept, and every symbolic link, so
+    that nothing in the tree can point elsewhere; folders on record are left to their
+    own check. Return whether the folder is now empty."""
+    empty = True
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            rel_path = prefix + entry.name
+            if entry.is_symlink():
+                os.unlink(entry.path)
+            elif entry.is_dir(follow_symlinks=False):
+                if rel_path in known_folders:
+                    empty = False
+                elif _sweep(entry.path, rel_path + "/", keep, known_folders):
+                    os.rmdir(entry.path)
+                else:
+                    empty = False
+            elif rel_path in keep:
+                empty = False
+            else:
+                os.unlink(entry.path)
+    return empty
+
+
+def check_rel_path(rel_path: str) -> None:
+    """Refuse an output path that is not plainly a file inside the output folder."""
+    if (not rel_path or rel_path.startswith("/") or "\\" in rel_path or "\0" in rel_path
+            or any(part in ("", ".", "..") for part in rel_path.split("/"))):
+        raise OutputError(f"unsafe output path '{rel_path}'", rel_path)
 
 
 def safe_target(root: Path, rel_path: str) -> Path:
@@ -280,8 +385,9 @@ class TargetResolver:
 
     def __init__(self, root: Path, trusted_tree: bool = False):
         self.root = root.resolve()
+        self.root_dir = str(self.root)
         self.trusted_tree = trusted_tree
-        self.folders: dict[str, str] = {"": str(self.root)}
+        self.folders: dict[str, str] = {"": self.root_dir}
 
     def __call__(self, rel_path: str) -> str:
         if not rel_path or rel_path.startswith("/") or "\\" in rel_path or "\0" in rel_path:

@@ -15,6 +15,7 @@ import json
 import os
 import posixpath
 import shutil
+import sqlite3
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
@@ -455,17 +456,26 @@ def state_files(site: Path) -> list[Path]:
             for p in folder.rglob("*") if p.is_file()]
 
 
-def reshape(path: Path, value_of) -> None:
-    """Rewrite a JSON cache or manifest with every entry replaced by value_of(entry)."""
-    data = json.loads(path.read_text(encoding="utf-8"))
-    entries = data["entries"] if "entries" in data else data
-    for key in list(entries):
-        entries[key] = value_of(entries[key])
-    path.write_text(json.dumps(data), encoding="utf-8")
-
-
-def _with(**fields):
-    return lambda entry: {**entry, **fields} if isinstance(entry, dict) else entry
+def reshape(path: Path, value) -> None:
+    """Replace every entry of a state file by value: each manifest entry of a JSON file,
+    each column but the key of an SQLite table."""
+    if path.suffix == ".json":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        entries = data["files"] if "files" in data else data
+        for key in list(entries):
+            entries[key] = value
+        path.write_text(json.dumps(data), encoding="utf-8")
+        return
+    with sqlite3.connect(path) as connection:
+        for (table,) in connection.execute("SELECT name FROM sqlite_master WHERE type='table'"):
+            if table == "info":
+                continue
+            columns = [row[1] for row in connection.execute(f"PRAGMA table_info({table})")
+                       if not row[5]]  # row[5]: part of the primary key
+            for column in columns:
+                connection.execute(f"UPDATE {table} SET {column} = ?",
+                                   (value if isinstance(value, int) else json.dumps(value),))
+    connection.close()
 
 
 CORRUPTIONS = {
@@ -474,9 +484,9 @@ CORRUPTIONS = {
     "half": lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2]),
     "a list": lambda p: p.write_text("[1, 2, 3]", encoding="utf-8"),
     "a string": lambda p: p.write_text('"entries"', encoding="utf-8"),
-    "empty entries": lambda p: reshape(p, lambda entry: {}),
-    "entries as numbers": lambda p: reshape(p, lambda entry: 5),
-    "entries as empty lists": lambda p: reshape(p, lambda entry: []),
+    "empty entries": lambda p: reshape(p, {}),
+    "entries as numbers": lambda p: reshape(p, 5),
+    "entries as empty lists": lambda p: reshape(p, []),
 }
 
 
@@ -522,19 +532,51 @@ def test_damaged_parse_cache_alone_is_ignored(model_site, tmp_path, corruption):
     assert_trees_equal(tree_snapshot(site / "output"), clean)
 
 
-@pytest.mark.parametrize("fields", [
-    pytest.param({"title": 5}, id="title-int"),
-    pytest.param({"tags": "Zq"}, id="tags-string"),
-    pytest.param({"draft": "yes"}, id="draft-string"),
-    pytest.param({"body_html": None}, id="body-null"),
+def cached_rows(site: Path) -> tuple[Path, list[tuple]]:
+    [cache_file] = (site / ".cache" / "marginalia").glob("parsed-*.sqlite")
+    with sqlite3.connect(cache_file) as connection:
+        rows = connection.execute("SELECT rel_path, meta FROM sources WHERE kind = 'post'")
+        found = rows.fetchall()
+    connection.close()
+    return cache_file, found
+
+
+@pytest.mark.parametrize("field, value", [
+    pytest.param("title", 5, id="title-int"),
+    pytest.param("tags", "Zq", id="tags-string"),
+    pytest.param("draft", "yes", id="draft-string"),
+    pytest.param("date", None, id="date-null"),
 ])
-def test_parse_cache_entries_with_wrong_types_are_parsed_again(model_site, tmp_path, fields):
-    """Regression: entries were checked for presence, not type: a crash or a wrong site."""
+def test_parse_cache_entries_changed_behind_its_back_are_parsed_again(model_site, tmp_path,
+                                                                      field, value):
+    """Every row carries a checksum: one edited in place is not trusted."""
+    from marginalia.cache import POST_META
     site, _ = model_site
-    [cache_file] = (site / ".cache" / "marginalia").glob("parsed-*.json")
-    reshape(cache_file, _with(**fields))
+    cache_file, rows = cached_rows(site)
+    with sqlite3.connect(cache_file) as connection:
+        for rel_path, meta in rows:
+            values = json.loads(meta)
+            values[POST_META.index(field)] = value
+            connection.execute("UPDATE sources SET meta = ?, signature = '' "
+                               "WHERE rel_path = ?", (json.dumps(values), rel_path))
+    connection.close()
     result = build(site)
     assert result.returncode == 0, result.stderr
+    code, clean = clean_build(site, tmp_path / "clean")
+    assert_trees_equal(tree_snapshot(site / "output"), clean)
+
+
+@pytest.mark.parametrize("html", ["<p>planted</p>", 5, ""])
+def test_damaged_post_bodies_are_parsed_again(model_site, tmp_path, html):
+    site, model = model_site
+    cache_file, _ = cached_rows(site)
+    with sqlite3.connect(cache_file) as connection:
+        connection.execute("UPDATE bodies SET html = ?", (html,))
+    connection.close()
+    # A change to the templates re-renders every post page, so every body is needed.
+    result = edit_and_build(site, model, ("layout", 0, 1))
+    assert result.returncode == 0, result.stderr
+    assert not any(b"planted" in data for data in tree_snapshot(site / "output").values())
     code, clean = clean_build(site, tmp_path / "clean")
     assert_trees_equal(tree_snapshot(site / "output"), clean)
 

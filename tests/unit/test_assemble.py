@@ -22,7 +22,7 @@ def make_post(name: str, day: int, section: str = "North Korea Fallout", *,
     return Post(rel_path=f"{folder}/{name}.md", title=name.title(), section=section, date=date,
                 updated=updated, expires=expires, dek="", sources=(), tags=tags, author="",
                 slug=name, comments=True, draft=draft, url=f"/2016/01/{day:02d}/{name}/",
-                body_html=body_html, summary="")
+                body=body_html, summary="")
 
 
 def assemble(config, posts, pages=(), assets=(), bodies=None, **visibility):

@@ -27,6 +27,7 @@ def make_post(name: str, day: int, **fields) -> Post:
                   slug=name, comments=True, draft=False, url=f"/2016/01/{day:02d}/{name}/",
                   body_html="<p>Body.</p>", summary=f"Dek of {name}")
     values.update(fields)
+    values["body"] = values.pop("body_html")
     return Post(**values)
 
 

@@ -26,6 +26,7 @@ def make_post(name: str, day: int, section: str = "North Korea Fallout", **field
                   comments=True, draft=False, url=f"/2016/01/{day:02d}/{name}/",
                   body_html="<p>Body.</p>", summary="")
     values.update(fields)
+    values["body"] = values.pop("body_html")
     return Post(**values)
 
 

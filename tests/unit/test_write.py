@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,45 @@ def test_rewrites_after_the_spare_tree_are_exact(tmp_path):
         snapshot = tree_snapshot(output)
         del snapshot[MARKER_NAME]
         assert snapshot == {k: v.encode() for k, v in version.items()}
+
+
+SITE = {"index.html": "home", "2016/01/a/index.html": "a", "2016/01/b/index.html": "b"}
+
+
+def published(output: Path) -> dict[str, bytes]:
+    """Every file with its bytes, every symbolic link as b"link", and nothing else."""
+    snapshot = tree_snapshot(output)
+    del snapshot[MARKER_NAME]
+    for path in output.rglob("*"):
+        if path.is_symlink():
+            snapshot[path.relative_to(output).as_posix()] = b"link"
+    return snapshot
+
+
+@pytest.mark.parametrize("meddle", [
+    pytest.param(lambda out, away: (out / "2016/01/stray.html").write_text("x"),
+                 id="stray-file"),
+    pytest.param(lambda out, away: (out / "2016/01/a/new").mkdir()
+                 or (out / "2016/01/a/new/x.html").write_text("x"), id="stray-folder"),
+    pytest.param(lambda out, away: os.symlink(away, out / "2016/01/link"), id="symlink"),
+    pytest.param(lambda out, away: (shutil.rmtree(out / "2016/01/b"),
+                                    os.symlink(away, out / "2016/01/b")),
+                 id="folder-became-symlink"),
+    pytest.param(lambda out, away: (out / "2016/01/a/index.html").write_text("A"),
+                 id="file-edited"),
+    pytest.param(lambda out, away: (out / "2016/01/a/index.html").unlink(), id="file-removed"),
+])
+def test_changes_made_by_hand_never_reach_a_later_build(tmp_path, meddle):
+    """The tree swapped out becomes the next build's staging tree: anything done to it
+    after it was written is found and undone, and nothing is written through a link."""
+    output, away = tmp_path / "output", tmp_path / "away"
+    away.mkdir()
+    write_output(files(SITE), output)
+    meddle(output, away)
+    for _ in range(3):
+        write_output(files(SITE), output)
+        assert published(output) == {k: v.encode() for k, v in SITE.items()}
+    assert list(away.iterdir()) == []
 
 
 def test_write_output_refuses_an_escaping_path_and_keeps_the_previous(tmp_path):
