@@ -113,20 +113,27 @@ class Fingerprints:
             return [[str(k), self.of(v)] for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))]
         raise Uncacheable(type(value).__name__)
 
-    def page_key(self, parts: dict[str, Any]) -> str:
-        # repr of nested lists of strings and numbers is exact and much faster than JSON.
-        # This runs for every page of the site: the common values are handled inline.
+    def page_key(self, fixed: tuple, context: dict[str, Any]) -> str:
+        """Digest what a template receives: fixed values of plain text, and its context.
+
+        This runs for every page of the site, so the common values are handled inline;
+        a call site always passes its context in the same order, so it is not sorted.
+        repr of nested lists of strings and numbers is exact and much faster than JSON.
+        """
         posts = self.posts
-        reduced = []
-        for name in sorted(parts):
-            value = parts[name]
+        reduced: list[Any] = [*fixed]
+        for name, value in context.items():
             kind = type(value)
             if kind is str or value is None or kind is int or kind is bool:
-                reduced.append((name, value))
+                reduced += (name, value)
             elif kind is Post:
-                reduced.append((name, posts[id(value)]))
+                reduced += (name, posts[id(value)])
+            elif kind is Pager:
+                reduced += (name, value.number, value.total, value.url, value.previous_url,
+                            value.next_url, value.first_url,
+                            [posts[id(p)] for p in value.posts])
             else:
-                reduced.append((name, self.of(value)))
+                reduced += (name, self.of(value))
         return _hash(repr(reduced))
 
     def full_key(self, page_key: str, used_site_content: bool) -> str:

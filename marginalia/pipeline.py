@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -11,7 +12,7 @@ from .assemble import Visibility, assemble_site
 from .cache import ParseCache, cache_path, config_fingerprint
 from .config import load_config
 from .discover import SourceTexts, discover_sources
-from .errors import BuildError, raise_if_any
+from .errors import BuildError, OutputError, raise_if_any
 from .feeds import feed_names
 from .incremental import RENDER_CACHE_NAME, RenderCache
 from .links import check_menu_links, find_broken_links
@@ -20,7 +21,7 @@ from .parse import Progress, parse_all
 from .render import render_site
 from .templates import load_templates
 from .theme import collect_theme
-from .write import (WriteSummary, build_lock, check_output_dir, read_manifest, state_dir,
+from .write import (ReusedFilesChanged, WriteSummary, build_lock, check_output_dir, read_manifest, state_dir,
                     write_output)
 
 
@@ -93,10 +94,31 @@ def render_files(site: Site, options: BuildOptions, cache: RenderCache | None = 
                        progress)
 
 
-def open_render_cache(options: BuildOptions, live: dict[str, list]) -> RenderCache:
-    """Load what the last build into this output folder rendered, unless --no-cache."""
+def open_render_cache(options: BuildOptions, live: dict[str, list],
+                      distrusted: Collection[str] = ()) -> RenderCache:
+    """Load what the last build into this output folder rendered, unless --no-cache;
+    files of the live output that were changed by hand are rendered again."""
     path = state_dir(options.output_dir) / RENDER_CACHE_NAME
-    return RenderCache(path, {} if options.no_cache else live)
+    reusable = {} if options.no_cache else {
+        path: entry for path, entry in live.items() if path not in distrusted}
+    return RenderCache(path, reusable)
+
+
+def _render_and_write(site: Site, loaded: LoadedSite, options: BuildOptions,
+                      live: dict[str, list], progress: Progress | None,
+                      distrusted: Collection[str] = ()):
+    render_cache = open_render_cache(options, live, distrusted)
+    try:
+        files = render_files(site, options, render_cache, progress)
+        raise_if_any(check_menu_links(site.config, files))
+        warnings = find_broken_links(files, site, loaded.texts, render_cache, live)
+        if options.strict:
+            raise_if_any(warnings)
+        written = write_output(files, options.output_dir, live)
+        render_cache.save()
+    finally:
+        render_cache.close()
+    return files, render_cache, warnings, written
 
 
 def build_site(options: BuildOptions, progress: Progress | None = None) -> BuildResult:
@@ -105,17 +127,21 @@ def build_site(options: BuildOptions, progress: Progress | None = None) -> Build
     check_output_dir(options.output_dir, options.site_dir, options.force)
     loaded = load_site(options, progress)
     site = loaded.site
-    with build_lock(options.output_dir):
-        live = read_manifest(options.output_dir, options.output_dir)
-        render_cache = open_render_cache(options, live)
-        files = render_files(site, options, render_cache, progress)
-        raise_if_any(check_menu_links(site.config, files))
-        warnings = find_broken_links(files, site, loaded.texts, render_cache, live)
-        if options.strict:
-            raise_if_any(warnings)
-        written = write_output(files, options.output_dir, live)
-        render_cache.save()
-        loaded.cache.save()
+    try:
+        with build_lock(options.output_dir):
+            live = read_manifest(options.output_dir, options.output_dir)
+            try:
+                files, render_cache, warnings, written = _render_and_write(
+                    site, loaded, options, live, progress)
+            except ReusedFilesChanged as changed:
+                # Someone edited the live output by hand: render those pages again.
+                files, render_cache, warnings, written = _render_and_write(
+                    site, loaded, options, live, progress, set(changed.paths))
+            loaded.cache.save()
+    except ReusedFilesChanged as changed:
+        raise OutputError("files in the output folder changed while the site was building; "
+                          "build again", str(options.output_dir / changed.paths[0])) from None
+    finally:
         loaded.cache.close()
     counts = {
         "pages": sum(f.rel_path.endswith(".html") for f in files),

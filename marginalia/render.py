@@ -50,6 +50,7 @@ class Renderer:
         self.config = site.config
         self.to_site = prefix_root_relative(self.config.base_path)
         self.recorder = Recorder()
+        self._section_views: dict[str, TrackedView] = {}
         self.feed_bodies: dict[str, str] = {}
         self.shared = self._shared_context()
         self.cache = cache
@@ -60,6 +61,13 @@ class Renderer:
 
     def track(self, listing: Any) -> TrackedView:
         return TrackedView(listing, self.recorder)
+
+    def section_view(self, name: str) -> TrackedView:
+        """The one view of a section that every page of it shares."""
+        if name not in self._section_views:
+            section = next(s for s in self.site.sections if s.name == name)
+            self._section_views[name] = self.track(section)
+        return self._section_views[name]
 
     def _shared_context(self) -> dict[str, Any]:
         config, site = self.config, self.site
@@ -139,8 +147,7 @@ class Renderer:
              **context: Any) -> OutputFile:
         """Render one page; 'derived' makes context that follows from the rest, when needed."""
         rel_path = output_path(url)
-        page_key = self._page_key(dict(context, template=template, url=url, title=title,
-                                       description=description, og_type=og_type))
+        page_key = self._page_key((template, url, title, description, og_type), context)
         if page_key and self.cache:
             reused = self.cache.lookup(rel_path, page_key, self.fingerprints)
             if reused:
@@ -164,9 +171,9 @@ class Renderer:
     def feed(self, spec: FeedSpec, json_feed: bool) -> list[OutputFile]:
         """Render a listing's feeds, or reuse them when their items are unchanged."""
         names = feed_names(json_feed)
-        page_key = self._page_key({"feed": [spec.title, spec.description, spec.home_url,
-                                            list(spec.posts[:self.config.feed.items]),
-                                            self.site.newest_date]})
+        page_key = self._page_key((spec.title, spec.description, spec.home_url),
+                                  {"posts": spec.posts[:self.config.feed.items],
+                                   "newest": self.site.newest_date})
         if page_key and self.cache:
             reused = [self.cache.lookup(spec.url(name).lstrip("/"), page_key,
                                         self.fingerprints) for name in names]
@@ -189,11 +196,11 @@ class Renderer:
             "canonical_url": target, "page_url": alias})
         return OutputFile(output_path(alias), html.encode("utf-8"), f"{post.rel_path} (alias)")
 
-    def _page_key(self, parts: dict[str, Any]) -> str | None:
+    def _page_key(self, fixed: tuple, context: dict[str, Any]) -> str | None:
         if self.cache is None:
             return None
         try:
-            return self.fingerprints.page_key(parts)
+            return self.fingerprints.page_key(fixed, context)
         except Uncacheable:
             return None
 
@@ -202,10 +209,10 @@ class Renderer:
 
     def post_page(self, post: Post) -> OutputFile:
         neighbours = self.site.neighbours[post.rel_path]
-        section = next(s for s in self.site.sections if s.name == post.section)
         return self.page("post.html", post.url, post.rel_path, title=post.title,
                          description=post.summary, og_type="article", post=post,
-                         section=self.track(section), previous_post=neighbours.previous,
+                         section=self.section_view(post.section),
+                         previous_post=neighbours.previous,
                          next_post=neighbours.next, status=self.post_status(post),
                          derived=lambda: {
                              "content": self.body(post),

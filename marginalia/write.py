@@ -93,23 +93,28 @@ def write_output(files: Sequence[OutputFile], output_dir: Path,
         staged = read_tree_state(staging, output_dir)
         keep = {f.rel_path for f in files} | {MARKER_NAME}
         untouched = _clear_staging_tree(staging, keep, staged)
+        digests = [output.digest or content_digest(output) for output in files]
+        plan = _plan_placement(files, digests, staged.files, live, staging, output_dir)
         resolve = TargetResolver(staging, trusted_tree=True)
         folders: set[str] = set()  # folders known to exist in the staging tree
         manifest: dict[str, list] = {}
         changed: list[str] = []
-        for output in files:
-            digest = output.digest or content_digest(output)
-            if output.rel_path in live and live[output.rel_path][0] != digest:
+        for output, digest, how in zip(files, digests, plan):
+            previous = live.get(output.rel_path)
+            if previous and previous[0] != digest:
                 changed.append(output.rel_path)
-            manifest[output.rel_path] = _place_file(
-                output, digest, resolve, staged.files.get(output.rel_path),
-                live.get(output.rel_path), output_dir, folders)
+            manifest[output.rel_path] = (staged.files[output.rel_path] if how == KEEP else
+                                         _place_file(output, digest, how, resolve, output_dir,
+                                                     folders))
         _write_marker(staging)
         written = _with_ancestors(os.path.relpath(f, resolve.root_dir) for f in folders)
         write_manifest(staging, output_dir, manifest,
                        {f: m for f, m in untouched.items() if f not in written})
         swap_in(staging, output_dir)
         _forget_other_manifests(output_dir)
+    except ReusedFilesChanged:
+        _return_spare_tree(staging, output_dir)
+        raise
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         where = exc.filename or str(output_dir)
@@ -251,33 +256,67 @@ def _take_staging_tree(output_dir: Path, staging: Path) -> None:
         staging.mkdir(parents=True)
 
 
-def _place_file(output: OutputFile, digest: str, resolve: TargetResolver,
-                staged: list | None, live: list | None, output_dir: Path,
-                folders: set[str]) -> list:
-    """Make the staging tree hold the file: unchanged bytes keep the live file's mtime,
-    changed bytes always get a fresh one, so mtime-based sync tools upload exactly the
-    changes."""
+KEEP, LINK, WRITE = "keep", "link", "write"
+
+
+class ReusedFilesChanged(Exception):
+    """Files the build meant to reuse from the live output were changed there by hand."""
+
+    def __init__(self, paths: list[str]):
+        super().__init__(", ".join(paths))
+        self.paths = paths
+
+
+def _plan_placement(files: Sequence[OutputFile], digests: list[str],
+                    staged: dict[str, list], live: dict[str, list], staging: Path,
+                    output_dir: Path) -> list[str]:
+    """Decide for each file whether the staging tree keeps it, links it from the live
+    output or writes it; raise ReusedFilesChanged, before anything is written, when a
+    file rendered only as a reference to the live output is no longer there intact.
+
+    Unchanged bytes keep the live file's mtime and changed bytes always get a fresh
+    one, so mtime-based sync tools upload exactly the changes.
+    """
+    plan, missing = [], []
     # Plain strings, not Path objects: this runs once for every file of the site.
-    check_rel_path(output.rel_path)
-    if (staged and staged[0] == digest and staged == live
-            and _matches(os.path.join(resolve.root_dir, output.rel_path), staged)):
-        return staged
-    live_path = os.path.join(output_dir, output.rel_path)
-    if live and live[0] == digest and _matches(live_path, live):
-        source = live_path
-    elif output.content or not output.digest or output.copy_from:
-        source = None
-    else:
-        raise OSError(errno.ENOENT, "a reused file is missing from the live output",
-                      live_path)
+    staging_dir, live_dir = str(staging), str(output_dir)
+    for output, digest in zip(files, digests):
+        rel_path = output.rel_path
+        check_rel_path(rel_path)
+        in_staging, in_live = staged.get(rel_path), live.get(rel_path)
+        if (in_staging and in_staging[0] == digest and in_staging == in_live
+                and _matches(os.path.join(staging_dir, rel_path), in_staging)):
+            plan.append(KEEP)
+        elif (in_live and in_live[0] == digest
+              and _matches(os.path.join(live_dir, rel_path), in_live)):
+            plan.append(LINK)
+        elif output.content or not output.digest or output.copy_from:
+            plan.append(WRITE)
+        else:
+            missing.append(rel_path)
+    if missing:
+        raise ReusedFilesChanged(missing)
+    return plan
+
+
+def _return_spare_tree(staging: Path, output_dir: Path) -> None:
+    try:
+        os.rename(staging, output_dir.parent / f".{output_dir.name}.spare")
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _place_file(output: OutputFile, digest: str, how: str, resolve: TargetResolver,
+                output_dir: Path, folders: set[str]) -> list:
+    """Link or write one file into the staging tree, as planned; return its manifest entry."""
     target = resolve(output.rel_path)
     folder, name = os.path.split(target)
     temporary = os.path.join(folder, f".{name}.tmp")
     if folder not in folders:
         os.makedirs(folder, exist_ok=True)
         folders.add(folder)
-    if source is not None:
-        os.link(source, temporary)
+    if how == LINK:
+        os.link(os.path.join(output_dir, output.rel_path), temporary)
     elif output.copy_from:
         shutil.copyfile(output.copy_from, temporary)
     else:

@@ -206,6 +206,25 @@ def test_file_left_in_output_does_not_come_back(sandbox):
     assert tree_snapshot(site / "output") == clean_build_snapshot(site, sandbox)
 
 
+@pytest.mark.parametrize("edit", [
+    pytest.param(lambda page: page.write_text(page.read_text() + "<!-- x -->"), id="appended"),
+    pytest.param(lambda page: page.write_text("<p>replaced</p>"), id="replaced"),
+    pytest.param(lambda page: page.unlink(), id="deleted"),
+])
+def test_a_page_edited_by_hand_in_output_is_rebuilt(sandbox, edit):
+    """Regression: a reused page changed in output/ made every later build fail."""
+    site = sandbox / "site"
+    for _ in range(2):
+        assert build(site).returncode == 0
+    clean = clean_build_snapshot(site, sandbox)
+    edit(site / "output" / "index.html")
+    result = build(site)
+    assert result.returncode == 0, result.stderr
+    assert tree_snapshot(site / "output") == clean
+    assert build(site).returncode == 0
+    assert tree_snapshot(site / "output") == clean
+
+
 # --- content that reaches outside -----------------------------------------------------
 
 def test_symlink_to_outside_the_site_is_refused(sandbox):
