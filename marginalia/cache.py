@@ -26,7 +26,7 @@ from .errors import ContentError
 from .model import Config, ContentFile, Page, Post, Source
 
 CACHE_DIR = ".cache/marginalia"
-FORMAT = 5  # bump whenever parsing gives different output for the same input
+FORMAT = 6  # bump whenever parsing gives different output for the same input
 KEPT_CACHES = 4  # one per recent configuration, e.g. a build and a --base-url preview
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources (rel_path TEXT PRIMARY KEY, signature TEXT NOT NULL,
@@ -76,6 +76,7 @@ class ParseCache:
     def __init__(self, path: Path | None, fingerprint: str, read: bool = True):
         self.path = path
         self.fingerprint = fingerprint
+        self.read = read
         self.rows: dict[str, Row] = {}
         self.updates: dict[str, Row] = {}
         self.new_bodies: dict[str, str] = {}
@@ -157,13 +158,18 @@ class ParseCache:
         if self.path is None:
             return
         gone = [path for path in self.rows if path not in self.seen]
-        if self.updates or gone:
+        if self.updates or gone or self.new_bodies:
             db.write(self.path, SCHEMA, self.schema_id, partial(self._write, gone))
         _prune_old_caches(self.path.parent)
 
     def _write(self, gone: list[str], writer: sqlite3.Connection, fresh: bool) -> None:
         rows = {path: row for path, row in self.rows.items() if path in self.seen}
         rows.update(self.updates)
+        if not self.read:
+            # A clean build knows nothing of the old rows: it replaces them all.
+            writer.execute("DELETE FROM sources")
+            writer.execute("DELETE FROM bodies")
+            fresh = True
         if fresh:
             # Bodies the old file held are lost: rows whose body is not at hand go too.
             rows = {path: row for path, row in rows.items()
@@ -221,8 +227,11 @@ def encode_item(item: Post | Page) -> tuple[str, str]:
 
 def _encode_value(name: str, value: Any) -> Any:
     if isinstance(value, datetime):
-        zone = value.tzinfo.key if isinstance(value.tzinfo, ZoneInfo) else None
-        return [value.isoformat(), zone]
+        if isinstance(value.tzinfo, ZoneInfo):
+            # The wall time and the zone, not an offset: a time in a daylight-saving gap
+            # or overlap must come back exactly as it was parsed.
+            return [value.replace(tzinfo=None).isoformat(), value.tzinfo.key, value.fold]
+        return [value.isoformat(), None, 0]
     if name == "sources":
         return [[s.name, s.url] for s in value]
     return value
@@ -252,10 +261,15 @@ def decode_item(rel_path: str, kind: str, meta: str, text_hash: str,
 def _decode_date(value: list | None) -> datetime | None:
     if value is None:
         return None
-    moment = datetime.fromisoformat(value[0])
+    text, zone, fold = value
+    moment = datetime.fromisoformat(text)
+    if zone:
+        if moment.tzinfo is not None:
+            raise ValueError("a cached wall time has an offset")
+        return moment.replace(tzinfo=ZoneInfo(zone), fold=fold)
     if moment.tzinfo is None:
         raise ValueError("a cached date has no offset")
-    return moment.astimezone(ZoneInfo(value[1])) if value[1] else moment
+    return moment
 
 
 class CachedBody:
@@ -272,4 +286,5 @@ class CachedBody:
         html = self.cache.stored_body(self.text_hash)
         if html is None:
             html = self.cache.reparse_body(self.rel_path, self.text_hash)
+            self.cache.new_bodies[self.text_hash] = html  # repaired at save
         return html

@@ -71,6 +71,17 @@ class TrackedSite(dict):
             self.recorder.used_site_content = True
         return super().__getitem__(key)
 
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self else default
+
+    def values(self):
+        self.recorder.used_site_content = True
+        return super().values()
+
+    def items(self):
+        self.recorder.used_site_content = True
+        return super().items()
+
 
 class Fingerprints:
     """Digests of posts and of the whole site, computed once per build."""

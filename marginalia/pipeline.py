@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -21,8 +21,8 @@ from .parse import Progress, parse_all
 from .render import render_site
 from .templates import load_templates
 from .theme import collect_theme
-from .write import (ReusedFilesChanged, WriteSummary, build_lock, check_output_dir, read_manifest, state_dir,
-                    write_output)
+from .write import (ReusedFilesChanged, StagedOutput, WriteSummary, build_lock,
+                    check_output_dir, read_manifest, state_dir)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +83,9 @@ def load_site(options: BuildOptions, progress: Progress | None = None,
 
 
 def render_files(site: Site, options: BuildOptions, cache: RenderCache | None = None,
-                 progress: Progress | None = None) -> tuple[OutputFile, ...]:
+                 progress: Progress | None = None,
+                 sink: Callable[[OutputFile], OutputFile] | None = None
+                 ) -> tuple[OutputFile, ...]:
     """Render every page, feed and copied file of an assembled site."""
     theme = collect_theme(options.site_dir)
     env = load_templates(options.site_dir)
@@ -91,7 +93,7 @@ def render_files(site: Site, options: BuildOptions, cache: RenderCache | None = 
         OutputFile(url.lstrip("/"), b"", rel_path, str(options.site_dir / rel_path))
         for rel_path, url in site.asset_urls)
     return render_site(site, env, theme, options.now, options.preview, assets, cache,
-                       progress)
+                       progress, sink)
 
 
 def open_render_cache(options: BuildOptions, live: dict[str, list],
@@ -109,12 +111,14 @@ def _render_and_write(site: Site, loaded: LoadedSite, options: BuildOptions,
                       distrusted: Collection[str] = ()):
     render_cache = open_render_cache(options, live, distrusted)
     try:
-        files = render_files(site, options, render_cache, progress)
-        raise_if_any(check_menu_links(site.config, files))
-        warnings = find_broken_links(files, site, loaded.texts, render_cache, live)
-        if options.strict:
-            raise_if_any(warnings)
-        written = write_output(files, options.output_dir, live)
+        # Pages are written to the staging tree as they are rendered, never all held.
+        with StagedOutput(options.output_dir, live) as staged:
+            files = render_files(site, options, render_cache, progress, staged.place)
+            raise_if_any(check_menu_links(site.config, files))
+            warnings = find_broken_links(files, site, loaded.texts, render_cache, live)
+            if options.strict:
+                raise_if_any(warnings)
+            written = staged.finish(files)
         render_cache.save()
     finally:
         render_cache.close()

@@ -163,10 +163,11 @@ class Renderer:
                                                     "page_url": url})
         content = html.encode("utf-8")
         links = collect_urls(html)
+        digest = ""
         if page_key and self.cache:
-            self.cache.store(rel_path, page_key, self.recorder.used_site_content, content,
-                             links, self.fingerprints)
-        return OutputFile(rel_path, content, source, links=links)
+            digest = self.cache.store(rel_path, page_key, self.recorder.used_site_content,
+                                      content, links, self.fingerprints)
+        return OutputFile(rel_path, content, source, digest=digest, links=links)
 
     def feed(self, spec: FeedSpec, json_feed: bool) -> list[OutputFile]:
         """Render a listing's feeds, or reuse them when their items are unchanged."""
@@ -270,10 +271,16 @@ class Renderer:
 def render_site(site: Site, env: jinja2.Environment, theme: Theme, now: datetime,
                 preview: bool = False, copied: Sequence[OutputFile] = (),
                 cache: RenderCache | None = None,
-                progress: Progress | None = None) -> tuple[OutputFile, ...]:
-    """Render every output file of the site and check that no two share a path."""
+                progress: Progress | None = None,
+                sink: Callable[[OutputFile], OutputFile] | None = None) -> tuple[OutputFile, ...]:
+    """Render every output file of the site and check that no two share a path.
+
+    Each file goes to sink as soon as it is made, when one is given, and what sink
+    returns (the file without its bytes, once written) is kept instead.
+    """
     renderer = Renderer(site, env, theme, now, preview, cache)
-    files: list[OutputFile] = [*theme.files, *copied]
+    files = _Collected(sink)
+    files.extend([*theme.files, *copied])
     errors: list[BuildError] = []
 
     def attempt(make, *args, **kwargs) -> None:
@@ -324,6 +331,21 @@ def render_site(site: Site, env: jinja2.Environment, theme: Theme, now: datetime
     files.append(render_robots(site))
     check_collisions(files, cache.live if cache else ())
     return tuple(sorted(files, key=lambda f: f.rel_path))
+
+
+class _Collected(list):
+    """The files made so far, each passed through the sink as it is added."""
+
+    def __init__(self, sink: Callable[[OutputFile], OutputFile] | None):
+        super().__init__()
+        self.sink = sink
+
+    def append(self, output: OutputFile) -> None:
+        super().append(self.sink(output) if self.sink else output)
+
+    def extend(self, outputs) -> None:
+        for output in outputs:
+            self.append(output)
 
 
 def render_feeds(site: Site, renderer: Renderer) -> list[OutputFile]:

@@ -11,8 +11,9 @@ import shutil
 import stat
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NoReturn
 
 from .errors import OutputError
 from .model import OutputFile
@@ -76,57 +77,122 @@ class WriteSummary:
 
 def write_output(files: Sequence[OutputFile], output_dir: Path,
                  live: dict[str, list] | None = None) -> WriteSummary:
-    """Bring a staging tree to the new site, then swap it in; say what differs from before.
+    """Write a whole site at once: see StagedOutput."""
+    with StagedOutput(output_dir, live) as staged:
+        placed = [staged.place(output) for output in files]
+        return staged.finish(placed)
+
+
+class StagedOutput:
+    """Bring a staging tree to the new site file by file, then swap it in.
 
     The tree swapped out is kept as a spare beside output/ and becomes the next
     staging tree, so a rebuild rewrites only the files that differ instead of
     recreating thousands of folders. A manifest beside the trees says what each
     holds, with the mtime of each of its folders: a folder whose mtime moved was
-    changed by someone else, and is searched for strays and symbolic links.
+    changed by someone else, and is searched for strays and symbolic links before
+    anything is written. Files are written as they come, so the whole site never
+    has to be held in memory; nothing reaches output/ before finish().
     """
-    staging = output_dir.parent / f".{output_dir.name}.staging-{os.getpid()}"
-    try:
-        remove_stale_staging(output_dir)
-        if live is None:
-            live = read_manifest(output_dir, output_dir)
-        _take_staging_tree(output_dir, staging)
-        staged = read_tree_state(staging, output_dir)
-        keep = {f.rel_path for f in files} | {MARKER_NAME}
-        untouched = _clear_staging_tree(staging, keep, staged)
-        digests = [output.digest or content_digest(output) for output in files]
-        plan = _plan_placement(files, digests, staged.files, live, staging, output_dir)
-        resolve = TargetResolver(staging, trusted_tree=True)
-        folders: set[str] = set()  # folders known to exist in the staging tree
-        manifest: dict[str, list] = {}
-        changed: list[str] = []
-        for output, digest, how in zip(files, digests, plan):
-            previous = live.get(output.rel_path)
-            if previous and previous[0] != digest:
-                changed.append(output.rel_path)
-            manifest[output.rel_path] = (staged.files[output.rel_path] if how == KEEP else
-                                         _place_file(output, digest, how, resolve, output_dir,
-                                                     folders))
-        _write_marker(staging)
-        written = _with_ancestors(os.path.relpath(f, resolve.root_dir) for f in folders)
-        write_manifest(staging, output_dir, manifest,
-                       {f: m for f, m in untouched.items() if f not in written})
-        swap_in(staging, output_dir)
-        _forget_other_manifests(output_dir)
-    except ReusedFilesChanged:
-        _return_spare_tree(staging, output_dir)
-        raise
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        where = exc.filename or str(output_dir)
+
+    def __init__(self, output_dir: Path, live: dict[str, list] | None = None):
+        self.output_dir = output_dir
+        self.live = live
+        self.staging = output_dir.parent / f".{output_dir.name}.staging-{os.getpid()}"
+        self.from_spare = False
+
+    def __enter__(self) -> StagedOutput:
+        remove_stale_staging(self.output_dir)
+        if self.live is None:
+            self.live = read_manifest(self.output_dir, self.output_dir)
+        try:
+            self.from_spare = _take_staging_tree(self.output_dir, self.staging)
+            self.staged = read_tree_state(self.staging, self.output_dir)
+            self.untouched = _verify_staging_tree(self.staging, self.staged)
+        except OSError as exc:
+            self._fail(exc)
+        except BaseException as error:  # Ctrl-C: __exit__ is not called for __enter__
+            self.__exit__(type(error), error, None)
+            raise
+        self.resolve = TargetResolver(self.staging, trusted_tree=True)
+        self.staging_dir, self.live_dir = str(self.staging), str(self.output_dir)
+        self.folders: set[str] = set()  # folders written to in the staging tree
+        self.manifest: dict[str, list] = {}
+        self.changed: list[str] = []
+        self.missing: list[str] = []
+        self.conflicts: list[OSError] = []
+        return self
+
+    def place(self, output: OutputFile) -> OutputFile:
+        """Put one file in the staging tree; return it without its bytes, which are
+        on disk now, but with their digest."""
+        rel_path = output.rel_path
+        check_rel_path(rel_path)
+        digest = output.digest or content_digest(output)
+        in_staging, in_live = self.staged.files.get(rel_path), self.live.get(rel_path)
+        if in_live and in_live[0] != digest:
+            self.changed.append(rel_path)
+        # Unchanged bytes keep the live file's mtime and changed bytes always get a fresh
+        # one, so mtime-based sync tools upload exactly the changes.
+        try:
+            if (in_staging and in_staging[0] == digest and in_staging == in_live
+                    and _matches(os.path.join(self.staging_dir, rel_path), in_staging)):
+                self.manifest[rel_path] = in_staging
+            elif (in_live and in_live[0] == digest
+                  and _matches(os.path.join(self.live_dir, rel_path), in_live)):
+                self.manifest[rel_path] = _place_file(output, digest, LINK, self.resolve,
+                                                      self.output_dir, self.folders)
+            elif output.content or not output.digest or output.copy_from:
+                self.manifest[rel_path] = _place_file(output, digest, WRITE, self.resolve,
+                                                      self.output_dir, self.folders)
+            else:
+                self.missing.append(rel_path)
+        except (IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
+            # One file would need another to be a folder: the collision check, which
+            # needs every file first, reports it with both sources.
+            self.conflicts.append(exc)
+        except OSError as exc:
+            self._fail(exc)
+        return replace(output, content=b"", digest=digest) if output.content else output
+
+    def finish(self, files: Sequence[OutputFile]) -> WriteSummary:
+        """Remove what the new site no longer has, record the tree and swap it in."""
+        if self.missing:
+            raise ReusedFilesChanged(self.missing)
+        try:
+            if self.conflicts:
+                raise self.conflicts[0]
+            removed_from = _remove_leftovers(self.staging_dir, self.staged.files,
+                                             self.manifest)
+            _write_marker(self.staging)
+            written = _with_ancestors([os.path.relpath(f, self.resolve.root_dir)
+                                       for f in self.folders] + removed_from)
+            write_manifest(self.staging, self.output_dir, self.manifest,
+                           {f: m for f, m in self.untouched.items() if f not in written})
+            swap_in(self.staging, self.output_dir)
+            _forget_other_manifests(self.output_dir)
+        except OSError as exc:
+            self._fail(exc)
+        live = self.live or {}
+        return WriteSummary(added=tuple(sorted(set(self.manifest) - set(live))),
+                            changed=tuple(self.changed),
+                            removed=tuple(sorted(set(live) - set(self.manifest))))
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if error is None or not self.staging.exists():
+            return
+        if self.from_spare and not isinstance(error, OSError):
+            # The tree is still known by its checks, so the next build can start from it.
+            _return_spare_tree(self.staging, self.output_dir)
+        else:
+            shutil.rmtree(self.staging, ignore_errors=True)
+
+    def _fail(self, exc: OSError) -> NoReturn:
+        shutil.rmtree(self.staging, ignore_errors=True)
+        where = exc.filename or str(self.output_dir)
         hint = "the disk is full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
         raise OutputError(f"cannot write the output ({hint}); the previous site is "
                           "untouched", str(where)) from None
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return WriteSummary(added=tuple(sorted(set(manifest) - set(live))),
-                        changed=tuple(changed),
-                        removed=tuple(sorted(set(live) - set(manifest))))
 
 
 def _with_ancestors(folders: Iterable[str]) -> set[str]:
@@ -245,18 +311,20 @@ def _forget_other_manifests(output_dir: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def _take_staging_tree(output_dir: Path, staging: Path) -> None:
-    """Claim the spare tree as this build's staging folder, or start an empty one."""
+def _take_staging_tree(output_dir: Path, staging: Path) -> bool:
+    """Claim the spare tree as this build's staging folder, or start an empty one;
+    return whether there was a spare."""
     spare = output_dir.parent / f".{output_dir.name}.spare"
     if spare.is_dir() and not spare.is_symlink() and (spare / MARKER_NAME).is_file():
         os.rename(spare, staging)
-    else:
-        if spare.exists() or spare.is_symlink():
-            _remove_tree(spare)
-        staging.mkdir(parents=True)
+        return True
+    if spare.exists() or spare.is_symlink():
+        _remove_tree(spare)
+    staging.mkdir(parents=True)
+    return False
 
 
-KEEP, LINK, WRITE = "keep", "link", "write"
+LINK, WRITE = "link", "write"
 
 
 class ReusedFilesChanged(Exception):
@@ -265,38 +333,6 @@ class ReusedFilesChanged(Exception):
     def __init__(self, paths: list[str]):
         super().__init__(", ".join(paths))
         self.paths = paths
-
-
-def _plan_placement(files: Sequence[OutputFile], digests: list[str],
-                    staged: dict[str, list], live: dict[str, list], staging: Path,
-                    output_dir: Path) -> list[str]:
-    """Decide for each file whether the staging tree keeps it, links it from the live
-    output or writes it; raise ReusedFilesChanged, before anything is written, when a
-    file rendered only as a reference to the live output is no longer there intact.
-
-    Unchanged bytes keep the live file's mtime and changed bytes always get a fresh
-    one, so mtime-based sync tools upload exactly the changes.
-    """
-    plan, missing = [], []
-    # Plain strings, not Path objects: this runs once for every file of the site.
-    staging_dir, live_dir = str(staging), str(output_dir)
-    for output, digest in zip(files, digests):
-        rel_path = output.rel_path
-        check_rel_path(rel_path)
-        in_staging, in_live = staged.get(rel_path), live.get(rel_path)
-        if (in_staging and in_staging[0] == digest and in_staging == in_live
-                and _matches(os.path.join(staging_dir, rel_path), in_staging)):
-            plan.append(KEEP)
-        elif (in_live and in_live[0] == digest
-              and _matches(os.path.join(live_dir, rel_path), in_live)):
-            plan.append(LINK)
-        elif output.content or not output.digest or output.copy_from:
-            plan.append(WRITE)
-        else:
-            missing.append(rel_path)
-    if missing:
-        raise ReusedFilesChanged(missing)
-    return plan
 
 
 def _return_spare_tree(staging: Path, output_dir: Path) -> None:
@@ -335,26 +371,17 @@ def _matches(path: str, entry: list) -> bool:
     return stat.S_ISREG(info.st_mode) and [info.st_size, info.st_mtime_ns] == entry[1:]
 
 
-def _clear_staging_tree(root: Path, keep: set[str], staged: TreeState) -> dict[str, int]:
-    """Remove what the staging tree holds besides the new site's files.
+def _verify_staging_tree(root: Path, staged: TreeState) -> dict[str, int]:
+    """Make the staging tree hold nothing but files on its record, without links.
 
-    With the tree's folders on record, only the files it is known to hold are
-    removed, and only folders changed since are searched; otherwise everything is.
-    Return the folders found as recorded, with their mtimes.
+    Only folders changed since the record are searched; with no record, every file
+    goes. Return the folders found as recorded, with their mtimes.
     """
     if staged.folders is None:
-        _sweep(str(root), "", keep, set())
+        _sweep(str(root), "", {MARKER_NAME}, set())
         return {}
-    top = str(root)
+    top, known = str(root), {*staged.files, MARKER_NAME}
     verified: dict[str, int] = {}
-    emptied: set[str] = set()
-    for rel_path in staged.files:
-        if rel_path not in keep:
-            try:
-                os.unlink(os.path.join(top, rel_path))
-            except FileNotFoundError:
-                pass
-            emptied.add(rel_path.rpartition("/")[0])
     for folder, mtime in staged.folders.items():
         path = os.path.join(top, folder) if folder else top
         try:
@@ -364,18 +391,34 @@ def _clear_staging_tree(root: Path, keep: set[str], staged: TreeState) -> dict[s
         if not stat.S_ISDIR(info.st_mode):
             os.unlink(path)
         elif info.st_mtime_ns != mtime:
-            _sweep(path, folder + "/" if folder else "", keep, set(staged.folders))
-        elif folder not in emptied:
+            _sweep(path, folder + "/" if folder else "", known, set(staged.folders))
+        else:
             verified[folder] = mtime
+    return verified
+
+
+def _remove_leftovers(top: str, staged: dict[str, list], placed: dict[str, list]) -> list[str]:
+    """Delete files of the staging tree's record that the new site does not have, and
+    folders left empty; return the folders changed by it."""
+    emptied = set()
+    for rel_path in staged:
+        if rel_path not in placed:
+            try:
+                os.unlink(os.path.join(top, rel_path))
+            except FileNotFoundError:
+                pass
+            emptied.add(rel_path.rpartition("/")[0])
+    changed = []
     for folder in sorted(emptied, key=lambda f: -f.count("/")):
+        changed.append(folder)
         while folder:
             try:
                 os.rmdir(os.path.join(top, folder))
             except OSError:
                 break
-            verified.pop(folder.rpartition("/")[0], None)
             folder = folder.rpartition("/")[0]
-    return verified
+            changed.append(folder)
+    return changed
 
 
 def _sweep(directory: str, prefix: str, keep: set[str], known_folders: set[str]) -> bool:
