@@ -164,9 +164,11 @@ def _hash(text: str) -> str:
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pages (rel_path TEXT PRIMARY KEY, key TEXT NOT NULL,
     digest TEXT NOT NULL, used_site INTEGER NOT NULL, links TEXT NOT NULL,
-    broken TEXT NOT NULL)
+    broken TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS groups (name TEXT PRIMARY KEY, key TEXT NOT NULL,
+    used_site INTEGER NOT NULL)
 """
-SCHEMA_ID = f"rendered 1 {__version__}"
+SCHEMA_ID = f"rendered 2 {__version__}"
 
 
 class RenderCache:
@@ -184,6 +186,11 @@ class RenderCache:
             rel_path: (key, digest, bool(used)) for rel_path, key, digest, used
             in db.fetch_all(self._reader, "SELECT rel_path, key, digest, used_site FROM pages")
             if isinstance(key, str) and isinstance(digest, str)}
+        self.groups: dict[str, tuple[str, bool]] = {
+            name: (key, bool(used)) for name, key, used
+            in db.fetch_all(self._reader, "SELECT name, key, used_site FROM groups")
+            if isinstance(key, str)}
+        self.new_groups: dict[str, tuple[str, bool]] = {}
         self.kept: set[str] = set()
         self.new: dict[str, list] = {}  # rel_path -> [key, digest, used_site, links]
         self.broken: dict[str, list[str]] = {}  # rel_path -> broken links, as checked now
@@ -211,6 +218,32 @@ class RenderCache:
                               used_site_content, list(links)]
         return digest
 
+    def group_used_site(self, name: str) -> bool:
+        """Whether a page of the group read site-wide content when last rendered."""
+        return self.groups.get(name, ("", True))[1]
+
+    def lookup_group(self, name: str, key: str, rel_paths: list[str]) -> list[str] | None:
+        """Return the live digests of a group of pages rendered from inputs with this key,
+        when every one of them can be reused as is."""
+        if self.groups.get(name, ("",))[0] != key:
+            return None
+        digests = []
+        for rel_path in rel_paths:
+            entry, live = self.entries.get(rel_path), self.live.get(rel_path)
+            if entry is None or not live or live[0] != entry[1]:
+                return None
+            digests.append(entry[1])
+        self.kept.update(rel_paths)
+        self.reused += len(rel_paths)
+        self.new_groups[name] = self.groups[name]
+        return digests
+
+    def store_group(self, name: str, inputs: str, rel_paths: list[str],
+                    fingerprints: Fingerprints) -> None:
+        used = any((self.new.get(p) or self.entries.get(p) or (0, 0, True))[2]
+                   for p in rel_paths)
+        self.new_groups[name] = (fingerprints.full_key(inputs, used), used)
+
     def old_broken(self, rel_path: str) -> list[str]:
         """The links of a reused page that were broken last time."""
         if self._old_broken is None:
@@ -229,13 +262,17 @@ class RenderCache:
         gone = [p for p in self.entries if p not in self.kept and p not in self.new]
         recheck = [p for p in self.kept
                    if self.broken.get(p, []) != (self._old_broken or {}).get(p, [])]
-        if self.new or gone or recheck:
+        if self.new or gone or recheck or self.new_groups != self.groups:
             db.write(self.path, SCHEMA, SCHEMA_ID, partial(self._write, gone, recheck))
         self.close()
 
     def _write(self, gone: list[str], recheck: list[str], writer: sqlite3.Connection,
                fresh: bool) -> None:
         writer.executemany("DELETE FROM pages WHERE rel_path = ?", [(p,) for p in gone])
+        writer.execute("DELETE FROM groups")
+        writer.executemany("INSERT INTO groups VALUES (?, ?, ?)",
+                           [(name, key, int(used)) for name, (key, used)
+                            in sorted(self.new_groups.items())])
         if fresh:
             self.new.update(
                 {p: [*self.entries[p], self.old_links(p)] for p in self.kept})

@@ -26,10 +26,20 @@ from .incremental import (Fingerprints, Recorder, RenderCache, TrackedSite, Trac
 from .urls import collect_urls, prefix_root_relative, rewrite_urls, slugify
 
 
+# Post pages are checked for changes this many at a time before one by one.
+POST_GROUP = 64
+
+
+def pager_urls(count: int, per_page: int, base_url: str) -> list[str]:
+    """The URLs of a listing of count posts: base_url, base_url/page/2/, ..."""
+    total = max(1, -(-count // per_page))
+    return [base_url] + [f"{base_url}page/{n}/" for n in range(2, total + 1)]
+
+
 def paginate(posts: Sequence[Post], per_page: int, base_url: str) -> list[Pager]:
     """Split posts into pages at base_url, base_url/page/2/, ..."""
-    total = max(1, -(-len(posts) // per_page))
-    urls = [base_url] + [f"{base_url}page/{n}/" for n in range(2, total + 1)]
+    urls = pager_urls(len(posts), per_page, base_url)
+    total = len(urls)
     return [Pager(number=n, total=total,
                   posts=tuple(posts[(n - 1) * per_page:n * per_page]), url=urls[n - 1],
                   previous_url=urls[n - 2] if n > 1 else None,
@@ -208,6 +218,44 @@ class Renderer:
     def body(self, item: Post | Page) -> Markup:
         return Markup(rewrite_urls(item.body_html, self.to_site))
 
+    def post_pages(self, posts: Sequence[Post]) -> list[OutputFile]:
+        """Render a run of post pages; when none of them has changed, reuse them at once."""
+        rel_paths = [output_path(p.url) for p in posts]
+        name = f"posts:{rel_paths[0]}"
+        inputs = self._post_inputs(posts)
+        if inputs and self.cache:
+            key = self.fingerprints.full_key(inputs, self.cache.group_used_site(name))
+            digests = self.cache.lookup_group(name, key, rel_paths)
+            if digests is not None:
+                return [OutputFile(rel_path, b"", post.rel_path, digest=digest, links=None)
+                        for rel_path, post, digest in zip(rel_paths, posts, digests)]
+        files, errors = [], []
+        for post in posts:
+            try:
+                files.append(self.post_page(post))
+            except BuildError as error:
+                errors.append(error)
+        raise_if_any(errors)
+        if inputs and self.cache:
+            self.cache.store_group(name, inputs, rel_paths, self.fingerprints)
+        return files
+
+    def _post_inputs(self, posts: Sequence[Post]) -> str | None:
+        """Digest what post_page gives the template for each post: the post, its
+        neighbours, its section and its status."""
+        if self.cache is None:
+            return None
+        digests, neighbours = self.fingerprints.posts, self.site.neighbours
+        parts = []
+        for post in posts:
+            around = neighbours[post.rel_path]
+            parts.append(repr((digests[id(post)], post.rel_path,
+                               around.previous and digests[id(around.previous)],
+                               around.next and digests[id(around.next)],
+                               self.fingerprints.of(self.section_view(post.section)),
+                               self.post_status(post))))
+        return "|".join(parts)
+
     def post_page(self, post: Post) -> OutputFile:
         neighbours = self.site.neighbours[post.rel_path]
         return self.page("post.html", post.url, post.rel_path, title=post.title,
@@ -261,11 +309,39 @@ class Renderer:
     def listing(self, template: str, posts: Sequence[Post], base_url: str, source: str,
                 title: str | None = None, description: str | None = None,
                 **context: Any) -> list[OutputFile]:
-        return [self.page(template, pager.url, source, pager=pager,
-                          title=title if pager.number == 1 or not title
-                          else f"{title} (page {pager.number})",
-                          description=description, **context)
-                for pager in paginate(posts, self.config.posts_per_page, base_url)]
+        """Render a paginated listing; when nothing it shows has changed, reuse all its
+        pages at once rather than page by page."""
+        per_page = self.config.posts_per_page
+        rel_paths = [output_path(url) for url in pager_urls(len(posts), per_page, base_url)]
+        name = rel_paths[0]
+        inputs = self._listing_inputs((template, base_url, title, description, per_page),
+                                      context, posts)
+        if inputs and self.cache:
+            key = self.fingerprints.full_key(inputs, self.cache.group_used_site(name))
+            digests = self.cache.lookup_group(name, key, rel_paths)
+            if digests is not None:
+                return [OutputFile(rel_path, b"", source, digest=digest, links=None)
+                        for rel_path, digest in zip(rel_paths, digests)]
+        files = [self.page(template, pager.url, source, pager=pager,
+                           title=title if pager.number == 1 or not title
+                           else f"{title} (page {pager.number})",
+                           description=description, **context)
+                 for pager in paginate(posts, per_page, base_url)]
+        if inputs and self.cache:
+            self.cache.store_group(name, inputs, rel_paths, self.fingerprints)
+        return files
+
+    def _listing_inputs(self, fixed: tuple, context: dict[str, Any],
+                        posts: Sequence[Post]) -> str | None:
+        """Digest everything a listing's pages receive: every page's key follows from it."""
+        if self.cache is None:
+            return None
+        try:
+            key = self.fingerprints.page_key(fixed, context)
+        except Uncacheable:
+            return None
+        digests = self.fingerprints.posts
+        return key + "|".join([digests[id(p)] for p in posts])
 
 
 def render_site(site: Site, env: jinja2.Environment, theme: Theme, now: datetime,
@@ -290,10 +366,10 @@ def render_site(site: Site, env: jinja2.Environment, theme: Theme, now: datetime
         except BuildError as error:
             errors.append(error)
 
-    for done, post in enumerate(site.posts, start=1):
-        attempt(renderer.post_page, post)
+    for start in range(0, len(site.posts), POST_GROUP):
+        attempt(renderer.post_pages, site.posts[start:start + POST_GROUP])
         if progress:
-            progress("rendering", done, len(site.posts))
+            progress("rendering", min(start + POST_GROUP, len(site.posts)), len(site.posts))
     for page in site.pages:
         attempt(renderer.standing_page, page)
     attempt(renderer.listing, "home.html", site.posts, "/", "home page",
@@ -366,14 +442,20 @@ def render_feeds(site: Site, renderer: Renderer) -> list[OutputFile]:
 
 def render_sitemap(site: Site, files: Sequence[OutputFile]) -> OutputFile:
     """List every canonical HTML page, with lastmod where the content gives one."""
-    modified = {id(p): p.last_modified for p in site.posts}
-    lastmod = {output_path(p.url): modified[id(p)] for p in site.posts}
+    lastmod = {output_path(p.url): p.last_modified for p in site.posts}
+    # Comparing aware datetimes in named zones is slow: compare instants, then take the
+    # first post at the latest one, as max() over the datetimes would.
+    instants = {id(p): p.last_modified.timestamp() for p in site.posts}
+
+    def newest(posts: Sequence[Post]) -> datetime:
+        latest = max(map(instants.__getitem__, map(id, posts)))
+        return next(p for p in posts if instants[id(p)] == latest).last_modified
+
     for listing in (*site.sections, *site.tags, *site.authors):
         if listing.posts:
-            lastmod[output_path(listing.url)] = max(map(modified.__getitem__,
-                                                        map(id, listing.posts)))
+            lastmod[output_path(listing.url)] = newest(listing.posts)
     if site.posts:
-        lastmod["index.html"] = max(modified.values())
+        lastmod["index.html"] = newest(site.posts)
     lines = ['<?xml version="1.0" encoding="UTF-8"?>',
              '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
     redirects = {output_path(alias) for post in site.posts for alias in post.aliases}
