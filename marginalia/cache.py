@@ -73,10 +73,13 @@ class ParseCache:
     has succeeded; a failed build leaves the cache as it was.
     """
 
-    def __init__(self, path: Path | None, fingerprint: str, read: bool = True):
+    def __init__(self, path: Path | None, fingerprint: str, read: bool = True,
+                 memo: dict[str, tuple[Row, Post | Page]] | None = None):
         self.path = path
         self.fingerprint = fingerprint
         self.read = read
+        # Items decoded by an earlier build in this process, by rel_path with their row.
+        self.memo = {} if memo is None else memo
         self.rows: dict[str, Row] = {}
         self.updates: dict[str, Row] = {}
         self.new_bodies: dict[str, str] = {}
@@ -120,8 +123,9 @@ class ParseCache:
             kind, meta = encode_item(item)
         except (TypeError, ValueError):
             return
-        self.updates[item.rel_path] = (_signature_to_keep(found), text_hash, kind, meta,
-                                       _checksum(text_hash, kind, meta))
+        row = (_signature_to_keep(found), text_hash, kind, meta, _checksum(text_hash, kind, meta))
+        self.updates[item.rel_path] = row
+        self.memo[item.rel_path] = (row, item)
         if isinstance(item, Post):
             self.new_bodies[text_hash] = item.body_html
         self.seen.add(item.rel_path)
@@ -142,13 +146,20 @@ class ParseCache:
         return row[0]
 
     def _use(self, rel_path: str, row: Row) -> Post | Page | None:
-        signature, text_hash, kind, meta, checksum = row
-        if checksum != _checksum(text_hash, kind, meta):
-            return None
-        try:
-            item = decode_item(rel_path, kind, meta, text_hash, self)
-        except (KeyError, TypeError, ValueError, IndexError, LookupError):
-            return None
+        known = self.memo.get(rel_path)
+        if known is not None and known[0][1:] == row[1:]:
+            item = known[1]
+            if isinstance(item, Post) and isinstance(item.body, CachedBody):
+                item.body.cache = self
+        else:
+            signature, text_hash, kind, meta, checksum = row
+            if checksum != _checksum(text_hash, kind, meta):
+                return None
+            try:
+                item = decode_item(rel_path, kind, meta, text_hash, self)
+            except (KeyError, TypeError, ValueError, IndexError, LookupError):
+                return None
+            self.memo[rel_path] = (row, item)
         self.seen.add(rel_path)
         self.hits += 1
         return item
@@ -158,6 +169,8 @@ class ParseCache:
         if self.path is None:
             return
         gone = [path for path in self.rows if path not in self.seen]
+        for path in [path for path in self.memo if path not in self.seen]:
+            del self.memo[path]
         if self.updates or gone or self.new_bodies:
             db.write(self.path, SCHEMA, self.schema_id, partial(self._write, gone))
         _prune_old_caches(self.path.parent)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from feedgen.feed import FeedGenerator
+from typing import TYPE_CHECKING
 
 from .model import OutputFile, Post, Site
 from .urls import absolutize, prefix_root_relative, rewrite_urls
+
+if TYPE_CHECKING:
+    from feedgen.feed import FeedGenerator
 
 GENERATOR = "Marginalia"
 MAX_CATEGORIES = 32  # readers show a handful; thousands would bloat every feed
@@ -77,6 +79,8 @@ def render_feed_files(site: Site, spec: FeedSpec, json_feed: bool = False,
 def _generator(site: Site, spec: FeedSpec, self_url: str, posts: Sequence[Post]) -> FeedGenerator:
     """Set the channel fields that RSS and Atom share; dates come from the content only."""
     config = site.config
+    from feedgen.feed import FeedGenerator  # slow to import, and most rebuilds need no feed
+
     generator = FeedGenerator()
     generator.id(permalink(site, spec.home_url))
     generator.title(spec.title)

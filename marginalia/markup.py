@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Any
 from urllib.parse import urlsplit
-
-import markdown
-import nh3
 
 from .errors import ContentError
 from .frontmatter import NOT_TEXT
@@ -45,7 +43,7 @@ IFRAME_ATTRIBUTES = {"src", "width", "height", "title", "allow", "allowfullscree
 MAX_NESTING = 40
 MAX_BRACKET_RUN = 200
 
-_converters: dict[tuple[str, ...], markdown.Markdown] = {}
+_converters: dict[tuple[str, ...], Any] = {}  # markdown.Markdown by extensions
 
 
 def render_markdown(body: str, extensions: tuple[str, ...], rel_path: str,
@@ -73,6 +71,8 @@ def sanitize_html(html_text: str, iframe_hosts: tuple[str, ...] = ()) -> str:
     if iframe_hosts:
         tags = tags | {"iframe"}
         attributes = {**attributes, "iframe": IFRAME_ATTRIBUTES}
+    import nh3  # imported when first needed: a rebuild from the cache never is
+
     return nh3.clean(html_text, tags=tags, attributes=attributes, url_schemes=LINK_SCHEMES,
                      link_rel=None, filter_style_properties={"text-align"},
                      attribute_filter=_iframe_filter(iframe_hosts) if iframe_hosts else None)
@@ -89,7 +89,9 @@ def _iframe_filter(hosts: tuple[str, ...]):
     return keep
 
 
-def _converter(extensions: tuple[str, ...]) -> markdown.Markdown:
+def _converter(extensions: tuple[str, ...]) -> Any:
+    import markdown  # imported when first needed: a rebuild from the cache never is
+
     if extensions not in _converters:
         # 'smarty' is done by typography.smarten, the same rules in one fast pass.
         _converters[extensions] = markdown.Markdown(

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
+import jinja2
+
 from .assemble import Visibility, assemble_site
 from .cache import ParseCache, cache_path, config_fingerprint
 from .config import load_config
@@ -18,8 +20,8 @@ from .incremental import RENDER_CACHE_NAME, RenderCache
 from .links import check_menu_links, find_broken_links
 from .model import OutputFile, Site
 from .parse import Progress, parse_all
-from .render import render_site
-from .templates import load_templates
+from .render import render_site, templates_digest
+from .templates import layout_dirs, load_templates
 from .theme import collect_theme
 from .write import (ReusedFilesChanged, StagedOutput, WriteSummary, build_lock,
                     check_output_dir, read_manifest, state_dir)
@@ -49,6 +51,17 @@ class BuildResult:
     warnings: tuple[BuildError, ...] = ()
 
 
+@dataclass
+class WarmState:
+    """What a long-running preview keeps from one build to the next."""
+
+    fingerprint: str = ""
+    parsed: dict = field(default_factory=dict)  # the parse cache's memo, for fingerprint
+    templates: jinja2.Environment | None = None
+    templates_digest: str = ""
+    template_dirs: list[Path] = field(default_factory=list)
+
+
 @dataclass(frozen=True, slots=True)
 class LoadedSite:
     site: Site
@@ -58,7 +71,7 @@ class LoadedSite:
 
 
 def load_site(options: BuildOptions, progress: Progress | None = None,
-              lenient: bool = False) -> LoadedSite:
+              lenient: bool = False, warm: WarmState | None = None) -> LoadedSite:
     """Read, check and assemble the site without rendering it.
 
     Every problem in content/ is raised together; when lenient, they are
@@ -69,8 +82,13 @@ def load_site(options: BuildOptions, progress: Progress | None = None,
         config = replace(config, base_url=options.base_url.rstrip("/") + "/")
     discovered = discover_sources(options.site_dir)
     fingerprint = config_fingerprint(config)
+    memo = None
+    if warm is not None:
+        if warm.fingerprint != fingerprint:
+            warm.fingerprint, warm.parsed = fingerprint, {}
+        memo = warm.parsed
     cache = ParseCache(cache_path(options.site_dir, fingerprint), fingerprint,
-                       read=not options.no_cache)
+                       read=not options.no_cache, memo=memo)
     parsed = parse_all(discovered.sources, config, cache, progress)
     problems = [*discovered.errors, *parsed.errors]
     if not lenient:
@@ -84,16 +102,30 @@ def load_site(options: BuildOptions, progress: Progress | None = None,
 
 def render_files(site: Site, options: BuildOptions, cache: RenderCache | None = None,
                  progress: Progress | None = None,
-                 sink: Callable[[OutputFile], OutputFile] | None = None
-                 ) -> tuple[OutputFile, ...]:
+                 sink: Callable[[OutputFile], OutputFile] | None = None,
+                 warm: WarmState | None = None) -> tuple[OutputFile, ...]:
     """Render every page, feed and copied file of an assembled site."""
     theme = collect_theme(options.site_dir)
-    env = load_templates(options.site_dir)
+    env = _templates(options.site_dir, warm)
     assets = tuple(
         OutputFile(url.lstrip("/"), b"", rel_path, str(options.site_dir / rel_path))
         for rel_path, url in site.asset_urls)
     return render_site(site, env, theme, options.now, options.preview, assets, cache,
                        progress, sink)
+
+
+def _templates(site_dir: Path, warm: WarmState | None) -> jinja2.Environment:
+    """The layouts, compiled again only when one of them changed since the last build."""
+    # A layouts/ folder made or removed since changes where templates are looked for.
+    folders = layout_dirs(site_dir)
+    if warm is not None and warm.templates is not None and warm.template_dirs == folders:
+        if templates_digest(warm.templates) == warm.templates_digest:
+            return warm.templates
+    env = load_templates(site_dir)
+    if warm is not None:
+        warm.templates, warm.templates_digest = env, templates_digest(env)
+        warm.template_dirs = folders
+    return env
 
 
 def open_render_cache(options: BuildOptions, live: dict[str, list],
@@ -108,12 +140,12 @@ def open_render_cache(options: BuildOptions, live: dict[str, list],
 
 def _render_and_write(site: Site, loaded: LoadedSite, options: BuildOptions,
                       live: dict[str, list], progress: Progress | None,
-                      distrusted: Collection[str] = ()):
+                      warm: WarmState | None, distrusted: Collection[str] = ()):
     render_cache = open_render_cache(options, live, distrusted)
     try:
         # Pages are written to the staging tree as they are rendered, never all held.
         with StagedOutput(options.output_dir, live) as staged:
-            files = render_files(site, options, render_cache, progress, staged.place)
+            files = render_files(site, options, render_cache, progress, staged.place, warm)
             raise_if_any(check_menu_links(site.config, files))
             warnings = find_broken_links(files, site, loaded.texts, render_cache, live)
             if options.strict:
@@ -125,22 +157,26 @@ def _render_and_write(site: Site, loaded: LoadedSite, options: BuildOptions,
     return files, render_cache, warnings, written
 
 
-def build_site(options: BuildOptions, progress: Progress | None = None) -> BuildResult:
-    """Build the site into options.output_dir, replacing it only on success."""
+def build_site(options: BuildOptions, progress: Progress | None = None,
+               warm: WarmState | None = None) -> BuildResult:
+    """Build the site into options.output_dir, replacing it only on success.
+
+    A preview passes the same WarmState to every build, to keep what it can.
+    """
     started = time.perf_counter()
     check_output_dir(options.output_dir, options.site_dir, options.force)
-    loaded = load_site(options, progress)
+    loaded = load_site(options, progress, warm=warm)
     site = loaded.site
     try:
         with build_lock(options.output_dir):
             live = read_manifest(options.output_dir, options.output_dir)
             try:
                 files, render_cache, warnings, written = _render_and_write(
-                    site, loaded, options, live, progress)
+                    site, loaded, options, live, progress, warm)
             except ReusedFilesChanged as changed:
                 # Someone edited the live output by hand: render those pages again.
                 files, render_cache, warnings, written = _render_and_write(
-                    site, loaded, options, live, progress, set(changed.paths))
+                    site, loaded, options, live, progress, warm, set(changed.paths))
             loaded.cache.save()
     except ReusedFilesChanged as changed:
         raise OutputError("files in the output folder changed while the site was building; "

@@ -9,6 +9,7 @@ folder and the current errors, and stream reload events to open tabs.
 from __future__ import annotations
 
 import errno
+import gc
 import html
 import mimetypes
 import os
@@ -31,7 +32,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from .errors import BuildError, BuildErrors
-from .pipeline import BuildOptions, build_site
+from .pipeline import BuildOptions, WarmState, build_site
 from .write import MARKER_NAME, remove_stale_staging
 
 # Never output/: a preview holds drafts and scheduled posts that must not be published.
@@ -107,6 +108,7 @@ class Rebuilder:
 
     def __init__(self, options: BuildOptions, state: PreviewState):
         self.options = options
+        self.warm = WarmState()  # kept between builds: parsed posts, compiled layouts
         self.state = state
         self.condition = threading.Condition()
         self.dirty = False
@@ -139,7 +141,9 @@ class Rebuilder:
         """Build the preview, print the outcome and tell open tabs."""
         _, previous = self.state.snapshot()
         try:
-            result = build_site(self.options)
+            result = build_site(self.options, warm=self.warm)
+            # What the build keeps lives on: later collections need not walk it.
+            gc.freeze()
         except BuildError as error:
             found = error.errors if isinstance(error, BuildErrors) else (error,)
             errors = unique_errors(found)

@@ -251,13 +251,33 @@ def read_manifest(tree: Path, output_dir: Path) -> dict[str, list]:
     return read_tree_state(tree, output_dir).files
 
 
+# Manifests this process wrote or read, by path, with the identity of the file: a
+# preview that rebuilds again and again need not decode them each time.
+_known_manifests: dict[str, tuple[tuple[int, ...], TreeState]] = {}
+
+
+def _file_identity(path: Path) -> tuple[int, ...]:
+    info = path.stat()
+    return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def _remember_manifest(path: Path, state: TreeState) -> None:
+    if len(_known_manifests) > 8:
+        _known_manifests.clear()
+    _known_manifests[str(path)] = (_file_identity(path), state)
+
+
 def read_tree_state(tree: Path, output_dir: Path) -> TreeState:
     """Return what a tree we made holds, or an empty state when that is not known."""
     unknown = TreeState({}, None)
     try:
         if not (tree / MARKER_NAME).is_file():
             return unknown
-        data = json.loads(_manifest_path(tree, output_dir).read_text(encoding="utf-8"))
+        path = _manifest_path(tree, output_dir)
+        known = _known_manifests.get(str(path))
+        if known is not None and known[0] == _file_identity(path):
+            return known[1]
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return unknown
     if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
@@ -267,7 +287,9 @@ def read_tree_state(tree: Path, output_dir: Path) -> TreeState:
         files = {path: entry for path, entry in files.items() if _is_manifest_entry(entry)}
     if not (isinstance(folders, dict) and all(type(m) is int for m in folders.values())):
         folders = None
-    return TreeState(files, folders)
+    state = TreeState(files, folders)
+    _remember_manifest(path, state)
+    return state
 
 
 def _is_manifest_entry(entry: object) -> bool:
@@ -299,6 +321,7 @@ def write_manifest(tree: Path, output_dir: Path, files: dict[str, list],
     temporary.write_text(json.dumps({"files": files, "folders": folders}, sort_keys=True),
                          encoding="utf-8")
     os.replace(temporary, path)
+    _remember_manifest(path, TreeState(files, folders))
 
 
 def _forget_other_manifests(output_dir: Path) -> None:

@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import PROJECT_DIR, build_in_process, tree_snapshot
+from conftest import PROJECT_DIR, CliRun, build_in_process, tree_snapshot
 
 NOW = "2030-01-01T00:00:00Z"
 MARKER = ".marginalia-output"
@@ -308,12 +308,32 @@ def assert_trees_equal(incremental: dict[str, bytes], clean: dict[str, bytes] | 
     assert not differing, f"bytes differ from a clean build: {differing}"
 
 
-def run_edits(edits: list[tuple[str, int, int]]) -> None:
+def warm_builder():
+    """Builds that share one WarmState, as the preview server's do, in this process."""
+    from marginalia.cli import read_now
+    from marginalia.errors import BuildError
+    from marginalia.pipeline import BuildOptions, WarmState, build_site
+
+    warm = WarmState()
+
+    def build_warm(site: Path, report: Path | None = None) -> CliRun:
+        options = BuildOptions(site.resolve(), (site / "output").resolve(), read_now(NOW))
+        try:
+            build_site(options, warm=warm)
+        except BuildError as error:
+            return CliRun(error.exit_code, "", str(error))
+        return CliRun(0, "", "")
+    return build_warm
+
+
+def run_edits(edits: list[tuple[str, int, int]], warm: bool = False) -> None:
     """Build, then after each edit build incrementally and check it against a clean build.
 
     Also: a failed build leaves output/ alone, the report's changes are exactly what
-    differs on disk, and a file whose bytes did not change keeps its mtime.
+    differs on disk, and a file whose bytes did not change keeps its mtime. With
+    warm, every build shares what a preview server keeps between builds.
     """
+    build = warm_builder() if warm else globals()["build"]
     root = scratch_dir()
     try:
         site, report = root / "site", root / "report.json"
@@ -337,8 +357,10 @@ def run_edits(edits: list[tuple[str, int, int]]) -> None:
                 assert current == previous, "a failed build changed output/"
                 continue
             assert_trees_equal(current, clean)
-            reported = json.loads(report.read_text(encoding="utf-8"))["changes"]
-            assert {k: sorted(v) for k, v in reported.items()} == differences(previous, current)
+            if not warm:
+                reported = json.loads(report.read_text(encoding="utf-8"))["changes"]
+                assert ({k: sorted(v) for k, v in reported.items()}
+                        == differences(previous, current))
             current_mtimes = mtimes(site / "output")
             kept = [p for p in current_mtimes if previous.get(p) == current[p]]
             moved = [p for p in kept if current_mtimes[p] != previous_mtimes[p]]
@@ -360,6 +382,13 @@ EDIT_SETTINGS = settings(max_examples=20, deadline=None, derandomize=True, datab
 @given(st.lists(operations, min_size=1, max_size=5))
 def test_incremental_build_equals_clean_build_after_any_edits(edits):
     run_edits(edits)
+
+
+@settings(max_examples=10, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(operations, min_size=1, max_size=6))
+def test_preview_builds_that_keep_state_equal_clean_builds(edits):
+    run_edits(edits, warm=True)
 
 
 def test_incremental_build_after_renaming_a_linked_post_equals_clean_build():
