@@ -304,10 +304,12 @@ def timed_run(command: list[str], log_dir: Path, label: str) -> Run:
         full = [TIME_BIN, "-v", "-o", str(rss_file), *command]
     else:
         full = [sys.executable, "-c", RUSAGE_WRAPPER, str(rss_file), *command]
+    # Editors' machines cache Python bytecode, so every engine measured here may too.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     with open(log_dir / f"{label}.log", "wb") as log:
         started = time.perf_counter()
         process = subprocess.Popen(full, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)
+                                   stdin=subprocess.DEVNULL, env=env)
         with TreeMemorySampler(process.pid) as sampler:
             try:
                 returncode = process.wait(timeout=BUILD_TIMEOUT)

@@ -150,7 +150,7 @@ def _render_and_write(site: Site, loaded: LoadedSite, options: BuildOptions,
             warnings = find_broken_links(files, site, loaded.texts, render_cache, live)
             if options.strict:
                 raise_if_any(warnings)
-            written = staged.finish(files)
+            written = staged.finish()
         render_cache.save()
     finally:
         render_cache.close()

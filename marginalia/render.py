@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import unicodedata
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
 from datetime import date, datetime
@@ -26,8 +27,18 @@ from .incremental import (Fingerprints, Recorder, RenderCache, TrackedSite, Trac
 from .urls import collect_urls, prefix_root_relative, rewrite_urls, slugify
 
 
-# Post pages are checked for changes this many at a time before one by one.
+# Post pages are checked for changes about this many at a time before one by one.
 POST_GROUP = 64
+
+
+def post_groups(posts: Sequence[Post]) -> list[tuple[str, list[Post]]]:
+    """Share posts among groups by a hash of their file's path, so that adding or
+    removing a post changes only its own group and its neighbours'."""
+    count = 1 << (len(posts) // POST_GROUP).bit_length()
+    groups: dict[int, list[Post]] = defaultdict(list)
+    for post in posts:
+        groups[zlib.crc32(post.rel_path.encode("utf-8", "surrogatepass")) % count].append(post)
+    return [(f"posts:{number}/{count}", group) for number, group in sorted(groups.items())]
 
 
 def pager_urls(count: int, per_page: int, base_url: str) -> list[str]:
@@ -218,10 +229,9 @@ class Renderer:
     def body(self, item: Post | Page) -> Markup:
         return Markup(rewrite_urls(item.body_html, self.to_site))
 
-    def post_pages(self, posts: Sequence[Post]) -> list[OutputFile]:
-        """Render a run of post pages; when none of them has changed, reuse them at once."""
+    def post_pages(self, name: str, posts: Sequence[Post]) -> list[OutputFile]:
+        """Render a group of post pages; when none of them has changed, reuse them at once."""
         rel_paths = [output_path(p.url) for p in posts]
-        name = f"posts:{rel_paths[0]}"
         inputs = self._post_inputs(posts)
         if inputs and self.cache:
             key = self.fingerprints.full_key(inputs, self.cache.group_used_site(name))
@@ -366,10 +376,12 @@ def render_site(site: Site, env: jinja2.Environment, theme: Theme, now: datetime
         except BuildError as error:
             errors.append(error)
 
-    for start in range(0, len(site.posts), POST_GROUP):
-        attempt(renderer.post_pages, site.posts[start:start + POST_GROUP])
+    done = 0
+    for name, posts in post_groups(site.posts):
+        attempt(renderer.post_pages, name, posts)
+        done += len(posts)
         if progress:
-            progress("rendering", min(start + POST_GROUP, len(site.posts)), len(site.posts))
+            progress("rendering", done, len(site.posts))
     for page in site.pages:
         attempt(renderer.standing_page, page)
     attempt(renderer.listing, "home.html", site.posts, "/", "home page",

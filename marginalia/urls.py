@@ -88,7 +88,13 @@ def collect_urls(html_text: str) -> tuple[str, ...]:
         urls[url] = None
         return url
 
-    rewrite_urls(html_text, keep)
+    if "srcset" in html_text:
+        rewrite_urls(html_text, keep)
+    else:  # the same URLs, found without building a rewritten copy of the page
+        for match in URL_ATTRIBUTE.finditer(html_text):
+            raw = match["dq"] if match["dq"] is not None else (
+                match["sq"] if match["sq"] is not None else match["bare"])
+            urls[html.unescape(raw)] = None
     return tuple(urls)
 
 

@@ -79,8 +79,9 @@ def write_output(files: Sequence[OutputFile], output_dir: Path,
                  live: dict[str, list] | None = None) -> WriteSummary:
     """Write a whole site at once: see StagedOutput."""
     with StagedOutput(output_dir, live) as staged:
-        placed = [staged.place(output) for output in files]
-        return staged.finish(placed)
+        for output in files:
+            staged.place(output)
+        return staged.finish()
 
 
 class StagedOutput:
@@ -155,7 +156,7 @@ class StagedOutput:
             self._fail(exc)
         return replace(output, content=b"", digest=digest) if output.content else output
 
-    def finish(self, files: Sequence[OutputFile]) -> WriteSummary:
+    def finish(self) -> WriteSummary:
         """Remove what the new site no longer has, record the tree and swap it in."""
         if self.missing:
             raise ReusedFilesChanged(self.missing)

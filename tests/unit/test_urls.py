@@ -6,10 +6,12 @@ from datetime import datetime
 
 import lxml.html
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from marginalia.urls import (absolutize, format_permalink, is_absolute_http, is_safe_link,
-                             is_valid_slug, prefix_root_relative, rewrite_urls, slugify,
-                             url_scheme)
+from marginalia.urls import (absolutize, collect_urls, format_permalink, is_absolute_http,
+                             is_safe_link, is_valid_slug, prefix_root_relative, rewrite_urls,
+                             slugify, url_scheme)
 
 
 @pytest.mark.parametrize("text, slug", [
@@ -137,3 +139,16 @@ def test_absolutize(url, expected):
 ])
 def test_prefix_root_relative(base_path, url, expected):
     assert prefix_root_relative(base_path)(url) == expected
+
+
+PIECES = st.sampled_from([" href=", " src=", " HREF =", " cite=", " poster=", '"', "'", " ",
+                          "<a", ">", "/x", "#y", "a&amp;b", "&quot;", "http://e.example/",
+                          "=", "`", "srcse", "t"])
+
+
+@given(st.lists(PIECES, max_size=30).map("".join))
+def test_collect_urls_finds_what_rewriting_visits(text):
+    """collect_urls skips building a rewritten copy; it must see the same URLs."""
+    visited: dict[str, None] = {}
+    rewrite_urls(text, lambda url: visited.setdefault(url) or url)  # records, keeps url
+    assert collect_urls(text) == tuple(visited)
