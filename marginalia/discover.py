@@ -155,9 +155,9 @@ def decode_source(data: bytes, rel_path: str) -> SourceFile:
 class SourceTexts(Mapping[str, str]):
     """The text of every content file found, read only when a message needs a line."""
 
-    def __init__(self, found: Sequence[ContentFile], known: dict[str, str]):
+    def __init__(self, found: Sequence[ContentFile]):
         self._found = {f.rel_path: f for f in found}
-        self._texts = dict(known)
+        self._texts: dict[str, str] = {}
 
     def __getitem__(self, rel_path: str) -> str:
         if rel_path not in self._texts:

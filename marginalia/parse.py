@@ -6,7 +6,7 @@ import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from itertools import repeat
 
@@ -37,7 +37,6 @@ class Parsed:
     posts: list[Post]
     pages: list[Page]
     errors: list[BuildError]  # every problem, across all files
-    texts: dict[str, str] = field(default_factory=dict)  # the files this run had to read
 
 
 def parse_all(files: Sequence[ContentFile | SourceFile], config: Config,
@@ -52,7 +51,6 @@ def parse_all(files: Sequence[ContentFile | SourceFile], config: Config,
     found_by_path = {f.rel_path: f for f in files if isinstance(f, ContentFile)}
     cache.reparse_body = partial(_reparse_body, found_by_path, config)
     results: list[Post | Page | BuildError | None] = [None] * len(files)
-    texts: dict[str, str] = {}
     pending: list[tuple[int, ContentFile | None, SourceFile, str]] = []
     for index, file in enumerate(files):
         found = file if isinstance(file, ContentFile) else None
@@ -64,7 +62,6 @@ def parse_all(files: Sequence[ContentFile | SourceFile], config: Config,
         except ContentError as error:
             results[index] = error
             continue
-        texts[source.rel_path] = source.text
         key = source_key(source.rel_path, source.text)
         if (item := cache.by_text(found, key)) is not None:
             results[index] = item
@@ -79,8 +76,7 @@ def parse_all(files: Sequence[ContentFile | SourceFile], config: Config,
             cache.put(found, key, outcome)
     return Parsed(posts=[r for r in results if isinstance(r, Post)],
                   pages=[r for r in results if isinstance(r, Page)],
-                  errors=[r for r in results if isinstance(r, BuildError)],
-                  texts=texts)
+                  errors=[r for r in results if isinstance(r, BuildError)])
 
 
 def _reparse_body(found_by_path: dict[str, ContentFile], config: Config, rel_path: str,

@@ -93,7 +93,7 @@ def load_site(options: BuildOptions, progress: Progress | None = None,
     problems = [*discovered.errors, *parsed.errors]
     if not lenient:
         raise_if_any(problems)
-    texts = SourceTexts(discovered.sources, parsed.texts)
+    texts = SourceTexts(discovered.sources)
     visibility = Visibility(now=options.now, drafts=options.drafts, future=options.future)
     site = assemble_site(parsed.posts, parsed.pages, discovered.assets, config, visibility,
                          texts, problems if lenient else None)

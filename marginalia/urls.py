@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import sys
 import unicodedata
 from collections.abc import Callable
 from datetime import datetime
@@ -95,7 +96,8 @@ def collect_urls(html_text: str) -> tuple[str, ...]:
             raw = match["dq"] if match["dq"] is not None else (
                 match["sq"] if match["sq"] is not None else match["bare"])
             urls[html.unescape(raw)] = None
-    return tuple(urls)
+    # Most links (navigation, tags, footer) recur on every page: keep one copy of each.
+    return tuple(map(sys.intern, urls))
 
 
 def _rewrite_srcset(value: str, rewrite: Callable[[str], str]) -> str:
