@@ -98,6 +98,10 @@ class ParseCache:
     def schema_id(self) -> str:
         return f"parsed {FORMAT} {self.fingerprint}"
 
+    def knows(self, rel_path: str) -> bool:
+        """Whether the last build parsed a file at this path."""
+        return rel_path in self.rows
+
     def by_signature(self, found: ContentFile) -> Post | Page | None:
         """Return the file's parsed form when its signature shows it unchanged."""
         row = self.rows.get(found.rel_path)

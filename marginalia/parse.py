@@ -51,9 +51,12 @@ def parse_all(files: Sequence[ContentFile | SourceFile], config: Config,
     found_by_path = {f.rel_path: f for f in files if isinstance(f, ContentFile)}
     cache.reparse_body = partial(_reparse_body, found_by_path, config)
     results: list[Post | Page | BuildError | None] = [None] * len(files)
-    pending: list[tuple[int, ContentFile | None, SourceFile, str]] = []
+    pending: list[tuple[int, ContentFile | None, SourceFile | ContentFile]] = []
     for index, file in enumerate(files):
         found = file if isinstance(file, ContentFile) else None
+        if found is not None and not cache.knows(found.rel_path):
+            pending.append((index, found, found))  # new: read where it is parsed
+            continue
         if found is not None and (item := cache.by_signature(found)) is not None:
             results[index] = item
             continue
@@ -62,13 +65,12 @@ def parse_all(files: Sequence[ContentFile | SourceFile], config: Config,
         except ContentError as error:
             results[index] = error
             continue
-        key = source_key(source.rel_path, source.text)
-        if (item := cache.by_text(found, key)) is not None:
+        if (item := cache.by_text(found, source_key(source.rel_path, source.text))) is not None:
             results[index] = item
             continue
-        pending.append((index, found, source, key))
-    outcomes = _parse_many([source for _, _, source, _ in pending], config)
-    for done, ((index, found, _, key), outcome) in enumerate(zip(pending, outcomes), start=1):
+        pending.append((index, found, source))
+    outcomes = _parse_many([source for _, _, source in pending], config)
+    for done, ((index, found, _), (outcome, key)) in enumerate(zip(pending, outcomes), start=1):
         if progress:
             progress("parsing", done, len(pending))
         results[index] = outcome
@@ -89,9 +91,15 @@ def _reparse_body(found_by_path: dict[str, ContentFile], config: Config, rel_pat
     return parse_source(source, config).body_html
 
 
-def _parse_many(sources: list[SourceFile],
-                config: Config) -> Iterator[Post | Page | BuildError]:
-    """Yield each source's outcome in order, using every core for a large batch."""
+Outcome = tuple[Post | Page | BuildError, str]  # and the source's key
+
+
+def _parse_many(sources: list[SourceFile | ContentFile], config: Config) -> Iterator[Outcome]:
+    """Yield each source's outcome in order, using every core for a large batch.
+
+    A file not yet read is read by the worker that parses it, so that a first build
+    never holds every text at once.
+    """
     workers = min(os.cpu_count() or 1, 8)
     if len(sources) < PARALLEL_THRESHOLD or workers < 2:
         yield from (_parse_or_error(source, config) for source in sources)
@@ -101,11 +109,14 @@ def _parse_many(sources: list[SourceFile],
         yield from pool.map(_parse_or_error, sources, repeat(config), chunksize=chunk)
 
 
-def _parse_or_error(source: SourceFile, config: Config) -> Post | Page | BuildError:
+def _parse_or_error(source: SourceFile | ContentFile, config: Config) -> Outcome:
     try:
-        return parse_source(source, config)
+        if isinstance(source, ContentFile):
+            source = read_source(source)
+        key = source_key(source.rel_path, source.text)
+        return parse_source(source, config), key
     except BuildError as error:
-        return error
+        return error, ""
 
 
 def parse_source(source: SourceFile, config: Config) -> Post | Page:
