@@ -191,6 +191,9 @@ class RenderCache:
             in db.fetch_all(self._reader, "SELECT name, key, used_site FROM groups")
             if isinstance(key, str)}
         self.new_groups: dict[str, tuple[str, bool]] = {}
+        rows = db.fetch_all(self._reader, "SELECT value FROM info WHERE key = 'static'")
+        self.previous_static = rows[0][0] if rows else ""  # what every page shared last time
+        self.static = ""
         self.kept: set[str] = set()
         self.new: dict[str, list] = {}  # rel_path -> [key, digest, used_site, links]
         self.broken: dict[str, list[str]] = {}  # rel_path -> broken links, as checked now
@@ -244,6 +247,22 @@ class RenderCache:
                    for p in rel_paths)
         self.new_groups[name] = (fingerprints.full_key(inputs, used), used)
 
+    def start_recording(self) -> None:
+        """Forget this process's records: a render worker returns only its own job's."""
+        self.new, self.kept, self.new_groups, self.reused = {}, set(), {}, 0
+
+    def take_records(self) -> dict[str, Any]:
+        return {"new": self.new, "kept": self.kept, "groups": self.new_groups,
+                "reused": self.reused}
+
+    def merge(self, records: dict[str, Any] | None) -> None:
+        """Add what a render worker recorded to this build's records."""
+        if records:
+            self.new.update(records["new"])
+            self.kept.update(records["kept"])
+            self.new_groups.update(records["groups"])
+            self.reused += records["reused"]
+
     def old_broken(self, rel_path: str) -> list[str]:
         """The links of a reused page that were broken last time."""
         if self._old_broken is None:
@@ -262,13 +281,15 @@ class RenderCache:
         gone = [p for p in self.entries if p not in self.kept and p not in self.new]
         recheck = [p for p in self.kept
                    if self.broken.get(p, []) != (self._old_broken or {}).get(p, [])]
-        if self.new or gone or recheck or self.new_groups != self.groups:
+        if (self.new or gone or recheck or self.new_groups != self.groups
+                or self.static != self.previous_static):
             db.write(self.path, SCHEMA, SCHEMA_ID, partial(self._write, gone, recheck))
         self.close()
 
     def _write(self, gone: list[str], recheck: list[str], writer: sqlite3.Connection,
                fresh: bool) -> None:
         writer.executemany("DELETE FROM pages WHERE rel_path = ?", [(p,) for p in gone])
+        writer.execute("INSERT OR REPLACE INTO info VALUES ('static', ?)", (self.static,))
         writer.execute("DELETE FROM groups")
         writer.executemany("INSERT INTO groups VALUES (?, ?, ?)",
                            [(name, key, int(used)) for name, (key, used)

@@ -19,6 +19,7 @@ from .errors import BuildError, OutputCollisionError, raise_if_any
 from .feeds import FeedSpec, feed_names, permalink, render_feed_files
 from .model import OutputFile, Page, Pager, Post, Site
 from .parse import Progress
+from .pool import Job, can_fork_workers, run_jobs
 from .templates import render_template
 from .theme import Theme
 from .assemble import archive_url, author_url, hold_reason
@@ -79,6 +80,14 @@ class Renderer:
             repr(self.config), templates_digest(env), sorted(theme.urls.items()),
             site.copyright_years, repr(site.pages), repr(config_sections(site)), preview,
             [(p.rel_path, status) for p in site.posts if (status := self.post_status(p))]))
+        if cache is not None:
+            cache.static = self.fingerprints.static
+
+    def renders_most_pages(self) -> bool:
+        """Whether this build renders (nearly) every page: the first into an output
+        folder, or one after a change to something every page shares."""
+        return (self.cache is None or not self.cache.live
+                or self.cache.previous_static != self.fingerprints.static)
 
     def track(self, listing: Any) -> TrackedView:
         return TrackedView(listing, self.recorder)
@@ -368,47 +377,17 @@ def render_site(site: Site, env: jinja2.Environment, theme: Theme, now: datetime
     files = _Collected(sink)
     files.extend([*theme.files, *copied])
     errors: list[BuildError] = []
-
-    def attempt(make, *args, **kwargs) -> None:
-        try:
-            made = make(*args, **kwargs)
-            files.extend(made if isinstance(made, list) else [made])
-        except BuildError as error:
-            errors.append(error)
-
-    done = 0
-    for name, posts in post_groups(site.posts):
-        attempt(renderer.post_pages, name, posts)
-        done += len(posts)
+    jobs = page_jobs(site, renderer)
+    parallel = renderer.renders_most_pages() and can_fork_workers(len(site.posts))
+    if parallel:
+        _load_bodies(site.posts)
+    for done, outcome in enumerate(run_jobs(jobs, cache, parallel), start=1):
+        if isinstance(outcome, BuildError):
+            errors.append(outcome)
+        else:
+            files.extend(outcome)
         if progress:
-            progress("rendering", done, len(site.posts))
-    for page in site.pages:
-        attempt(renderer.standing_page, page)
-    attempt(renderer.listing, "home.html", site.posts, "/", "home page",
-            title=site.config.title)
-    for section in site.sections:
-        attempt(renderer.listing, "section.html", section.posts, section.url,
-                f"section '{section.name}'", title=section.name,
-                description=section.description, section=renderer.track(section))
-    for tag in site.tags:
-        attempt(renderer.listing, "tag.html", tag.posts, tag.url, f"tag '{tag.name}'",
-                title=f"Tagged {tag.name}", tag=renderer.track(tag))
-    for author in site.authors:
-        attempt(renderer.listing, "author.html", author.posts, author.url,
-                f"author '{author.name}'", title=author.name, author=renderer.track(author),
-                post_count=len(author.posts))
-    for year in site.archives:
-        attempt(renderer.page, "archive.html", year.url, f"archive {year.year}",
-                title=f"Archive: {year.year}", archive_title=str(year.year),
-                months=year.months, year=renderer.track(year))
-        for month in year.months:
-            month_name = date(month.year, month.month, 1).strftime("%B %Y")
-            attempt(renderer.page, "archive.html", month.url,
-                    f"archive {year.year}-{month.month:02d}", title=f"Archive: {month_name}",
-                    archive_title=month_name, months=(month,), year=renderer.track(year))
-    attempt(renderer.page, "archives.html", "/archive/", "archive index", title="Archive")
-    attempt(renderer.page, "tags.html", "/tags/", "tag index", title="Tags")
-    attempt(renderer.page, "404.html", "/404.html", "not-found page", title="Page not found")
+            progress("rendering", done, len(jobs))
     raise_if_any(errors)
     files.extend(render_feeds(site, renderer))
     files.extend(renderer.redirect_page(alias, post) for post in site.posts
@@ -434,6 +413,50 @@ class _Collected(list):
     def extend(self, outputs) -> None:
         for output in outputs:
             self.append(output)
+
+
+def _load_bodies(posts: Sequence[Post]) -> None:
+    """Load every body now: forked workers must not share the parse cache's open file."""
+    for post in posts:
+        _ = post.body_html
+
+
+def page_jobs(site: Site, renderer: Renderer) -> list[Job]:
+    """Every HTML page of the site, as jobs that each render a few pages or a listing."""
+    jobs: list[Job] = [(renderer.post_pages, (name, posts), {})
+                       for name, posts in post_groups(site.posts)]
+    jobs += [(renderer.standing_page, (page,), {}) for page in site.pages]
+    jobs.append((renderer.listing, ("home.html", site.posts, "/", "home page"),
+                 {"title": site.config.title}))
+    for section in site.sections:
+        jobs.append((renderer.listing, ("section.html", section.posts, section.url,
+                                        f"section '{section.name}'"),
+                     {"title": section.name, "description": section.description,
+                      "section": renderer.track(section)}))
+    for tag in site.tags:
+        jobs.append((renderer.listing, ("tag.html", tag.posts, tag.url, f"tag '{tag.name}'"),
+                     {"title": f"Tagged {tag.name}", "tag": renderer.track(tag)}))
+    for author in site.authors:
+        jobs.append((renderer.listing, ("author.html", author.posts, author.url,
+                                        f"author '{author.name}'"),
+                     {"title": author.name, "author": renderer.track(author),
+                      "post_count": len(author.posts)}))
+    for year in site.archives:
+        jobs.append((renderer.page, ("archive.html", year.url, f"archive {year.year}"),
+                     {"title": f"Archive: {year.year}", "archive_title": str(year.year),
+                      "months": year.months, "year": renderer.track(year)}))
+        for month in year.months:
+            month_name = date(month.year, month.month, 1).strftime("%B %Y")
+            jobs.append((renderer.page, ("archive.html", month.url,
+                                         f"archive {year.year}-{month.month:02d}"),
+                         {"title": f"Archive: {month_name}", "archive_title": month_name,
+                          "months": (month,), "year": renderer.track(year)}))
+    jobs += [(renderer.page, ("archives.html", "/archive/", "archive index"),
+              {"title": "Archive"}),
+             (renderer.page, ("tags.html", "/tags/", "tag index"), {"title": "Tags"}),
+             (renderer.page, ("404.html", "/404.html", "not-found page"),
+              {"title": "Page not found"})]
+    return jobs
 
 
 def render_feeds(site: Site, renderer: Renderer) -> list[OutputFile]:
