@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from .errors import BuildError
@@ -51,10 +53,23 @@ def run_jobs(jobs: Sequence[Job], cache: RenderCache | None,
         with ProcessPoolExecutor(max_workers=_worker_count(), mp_context=context) as pool:
             for outcome, records in pool.map(_run_in_worker, range(len(jobs))):
                 if cache is not None:
-                    cache.merge(records)
-                yield outcome
+                    cache.merge(_with_shared_links(records))
+                yield outcome if isinstance(outcome, BuildError) else [
+                    replace(f, links=_interned(f.links)) for f in outcome]
     finally:
         _shared = None
+
+
+def _interned(links: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    # Unpickled, every page would hold its own copy of links shared by thousands.
+    return tuple(map(sys.intern, links)) if links else links
+
+
+def _with_shared_links(records: dict | None) -> dict | None:
+    if records:
+        for entry in records["new"].values():
+            entry[3] = list(map(sys.intern, entry[3]))
+    return records
 
 
 def _worker_count() -> int:

@@ -377,7 +377,7 @@ def render_site(site: Site, env: jinja2.Environment, theme: Theme, now: datetime
     files = _Collected(sink)
     files.extend([*theme.files, *copied])
     errors: list[BuildError] = []
-    jobs = page_jobs(site, renderer)
+    jobs = page_jobs(site, renderer) + feed_jobs(site, renderer)
     parallel = renderer.renders_most_pages() and can_fork_workers(len(site.posts))
     if parallel:
         _load_bodies(site.posts)
@@ -389,7 +389,6 @@ def render_site(site: Site, env: jinja2.Environment, theme: Theme, now: datetime
         if progress:
             progress("rendering", done, len(jobs))
     raise_if_any(errors)
-    files.extend(render_feeds(site, renderer))
     files.extend(renderer.redirect_page(alias, post) for post in site.posts
                  for alias in post.aliases)
     files.append(render_redirects(site))
@@ -459,8 +458,8 @@ def page_jobs(site: Site, renderer: Renderer) -> list[Job]:
     return jobs
 
 
-def render_feeds(site: Site, renderer: Renderer) -> list[OutputFile]:
-    """Render feeds for the whole site, each section and each tag."""
+def feed_jobs(site: Site, renderer: Renderer) -> list[Job]:
+    """The feeds of the whole site, each section and each tag, as jobs."""
     config = site.config
     specs = [FeedSpec(config.title, config.description, "/", site.posts, "site")]
     specs += [FeedSpec(f"{config.title}: {section.name}",
@@ -469,10 +468,8 @@ def render_feeds(site: Site, renderer: Renderer) -> list[OutputFile]:
               for section in site.sections]
     specs += [FeedSpec(f"{config.title}: {tag.name}", f"Posts tagged {tag.name}", tag.url,
                        tag.posts, f"tag '{tag.name}'") for tag in site.tags]
-    files = []
-    for index, spec in enumerate(specs):
-        files += renderer.feed(spec, json_feed=index == 0)
-    return files
+    return [(renderer.feed, (spec,), {"json_feed": index == 0})
+            for index, spec in enumerate(specs)]
 
 
 def render_sitemap(site: Site, files: Sequence[OutputFile]) -> OutputFile:
