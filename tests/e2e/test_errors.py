@@ -302,7 +302,7 @@ def test_utf8_bom_is_accepted(make_blog):
 
 def test_crlf_gives_the_same_output_as_lf(make_blog, tmp_path):
     text = post_text(title="Line Endings", dek='"A dek"', body="Para one.\n\nPara two.\n")
-    lf = built(make_blog, {"content/posts/a.md": text}, "--output", str(tmp_path / "lf"))
+    built(make_blog, {"content/posts/a.md": text}, "--output", str(tmp_path / "lf"))
     crlf_site = write_site(tmp_path / "crlf", blog_files(
         {"content/posts/a.md": text.replace("\n", "\r\n").encode()}))
     assert build_in_process(crlf_site).returncode == 0

@@ -9,7 +9,6 @@ import tempfile
 from pathlib import Path
 
 import feedparser
-import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 

@@ -140,68 +140,6 @@ def test_a_file_just_written_is_not_yet_settled(tmp_path, monkeypatch):
     assert later.settled
 
 
-def test_discover_without_content_folder_is_empty(tmp_path):
-    found = discover_sources(tmp_path)
-    assert found.sources == () and found.assets == ()
-
-
-def test_discover_refuses_a_post_over_the_size_limit(tmp_path):
-    big = tmp_path / "content" / "posts" / "big.md"
-    big.parent.mkdir(parents=True)
-    big.write_bytes(b"---\ntitle: x\n---\n" + b"a" * MAX_SOURCE_BYTES)
-    with pytest.raises(BuildError) as caught:
-        discover_or_raise(tmp_path)
-    [error] = problems(caught.value)
-    assert error.path == "content/posts/big.md"
-    assert "MiB limit" in error.message
-
-
-def test_reading_reports_each_undecodable_file(tmp_path):
-    posts = tmp_path / "content" / "posts"
-    posts.mkdir(parents=True)
-    (posts / "a.md").write_bytes(b"\xff")
-    (posts / "b.md").write_bytes(b"ok\n\xfe")
-    errors = []
-    for found in discover_or_raise(tmp_path).sources:
-        with pytest.raises(ContentError) as caught:
-            read_source(found)
-        errors.append(caught.value)
-    assert [(e.path, e.line) for e in errors] == [("content/posts/a.md", 1),
-                                                 ("content/posts/b.md", 2)]
-
-
-def test_discovery_does_not_read_files(tmp_path, monkeypatch):
-    posts = tmp_path / "content" / "posts"
-    posts.mkdir(parents=True)
-    (posts / "a.md").write_bytes(b"\xff not even UTF-8")
-    monkeypatch.setattr("builtins.open", None)
-    [found] = discover_or_raise(tmp_path).sources
-    assert found.rel_path == "content/posts/a.md"
-
-
-def test_the_signature_changes_with_the_file(tmp_path):
-    post = tmp_path / "content" / "posts" / "a.md"
-    post.parent.mkdir(parents=True)
-    post.write_text("one")
-    [before] = discover_or_raise(tmp_path).sources
-    post.write_text("two!")
-    [after] = discover_or_raise(tmp_path).sources
-    assert before.signature != after.signature
-
-
-def test_a_file_just_written_is_not_yet_settled(tmp_path):
-    post = tmp_path / "content" / "posts" / "a.md"
-    post.parent.mkdir(parents=True)
-    post.write_text("x")
-    [fresh] = discover_or_raise(tmp_path).sources
-    old = time.time() - 60
-    os.utime(post, (old, old))
-    [touched] = discover_or_raise(tmp_path).sources
-    assert not fresh.settled
-    # utime itself moves ctime to now: a file is settled once both are old.
-    assert touched.settled is False or touched.signature != fresh.signature
-
-
 def test_symlink_pointing_outside_the_site_is_refused(tmp_path):
     outside = tmp_path / "outside.md"
     outside.write_text("secret")
