@@ -7,6 +7,7 @@ cache, and the parent writes the pages and merges the records, in job order.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import sys
@@ -48,6 +49,9 @@ def run_jobs(jobs: Sequence[Job], cache: RenderCache | None,
         return
     global _shared
     _shared = (jobs, cache)
+    # Keep the workers' garbage collector off the shared site: walking it would touch,
+    # and so copy, every page of it in each worker.
+    gc.freeze()
     try:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=_worker_count(), mp_context=context) as pool:
@@ -58,6 +62,7 @@ def run_jobs(jobs: Sequence[Job], cache: RenderCache | None,
                     replace(f, links=_interned(f.links)) for f in outcome]
     finally:
         _shared = None
+        gc.unfreeze()
 
 
 def _interned(links: tuple[str, ...] | None) -> tuple[str, ...] | None:
