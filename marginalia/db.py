@@ -7,6 +7,7 @@ replaced by a new one.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 
 def open_reader(path: Path, schema_id: str) -> sqlite3.Connection | None:
     """Open a state file read-only, or return None unless it was written for schema_id."""
-    if not path.is_file():
+    if path.is_symlink() or not path.is_file():
         return None
     try:
         reader = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
@@ -49,6 +50,9 @@ def write(path: Path, schema: str, schema_id: str,
     or foreign; changes must then write everything rather than a difference.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        # SQLite writes through a link: whatever it points at is not ours to change.
+        _remove(path)
     try:
         _write_once(path, schema, schema_id, changes, fresh=False)
     except (sqlite3.Error, _Foreign):
@@ -61,6 +65,13 @@ def write(path: Path, schema: str, schema_id: str,
 
 class _Foreign(Exception):
     pass
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
 
 
 def _write_once(path: Path, schema: str, schema_id: str,

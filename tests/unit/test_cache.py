@@ -434,3 +434,22 @@ def test_a_clean_build_leaves_no_old_rows_behind(site_dir, site_config):
     assert paths == {POST, PAGE}
     [(count,)] = query(site_dir, site_config, "SELECT COUNT(*) FROM bodies")
     assert count == 1
+
+
+@pytest.mark.parametrize("target", ["empty file", "folder"])
+def test_a_link_or_folder_in_place_of_the_cache_is_replaced_not_written_through(
+        site_dir, site_config, tmp_path, target):
+    """SQLite follows links; the cache must never change what one points at."""
+    path = open_cache(site_dir, site_config).path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    outside = tmp_path / "outside"
+    if target == "folder":
+        path.mkdir()
+    else:
+        outside.write_bytes(b"")
+        path.symlink_to(outside)
+    build(site_dir, site_config)
+    if target != "folder":
+        assert outside.read_bytes() == b""
+    assert path.is_file() and not path.is_symlink()
+    assert open_cache(site_dir, site_config).knows(POST)
