@@ -49,18 +49,21 @@ def write(path: Path, schema: str, schema_id: str,
     fresh is True when the file was started anew, because it was missing, damaged
     or foreign; changes must then write everything rather than a difference.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.is_symlink() or (path.exists() and not path.is_file()):
-        # SQLite writes through a link: whatever it points at is not ours to change.
-        _remove(path)
     try:
-        _write_once(path, schema, schema_id, changes, fresh=False)
-    except (sqlite3.Error, _Foreign):
-        path.unlink(missing_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            # SQLite writes through a link: whatever it points at is not ours to change.
+            _remove(path)
         try:
-            _write_once(path, schema, schema_id, changes, fresh=True)
-        except sqlite3.Error:
+            _write_once(path, schema, schema_id, changes, fresh=False)
+        except (sqlite3.Error, _Foreign):
             path.unlink(missing_ok=True)
+            try:
+                _write_once(path, schema, schema_id, changes, fresh=True)
+            except sqlite3.Error:
+                path.unlink(missing_ok=True)
+    except OSError:
+        pass  # a cache that cannot be kept only makes the next build slower
 
 
 class _Foreign(Exception):

@@ -453,3 +453,12 @@ def test_a_link_or_folder_in_place_of_the_cache_is_replaced_not_written_through(
         assert outside.read_bytes() == b""
     assert path.is_file() and not path.is_symlink()
     assert open_cache(site_dir, site_config).knows(POST)
+
+
+def test_a_cache_that_cannot_be_written_is_skipped(site_dir, site_config):
+    path = open_cache(site_dir, site_config).path
+    path.parent.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.write_text("a file where the cache folder should be")
+    parsed = build(site_dir, site_config)
+    assert len(parsed.posts) == 2
+    assert path.parent.read_text() == "a file where the cache folder should be"
