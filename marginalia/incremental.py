@@ -221,14 +221,12 @@ class RenderCache:
                               used_site_content, list(links)]
         return digest
 
-    def group_used_site(self, name: str) -> bool:
-        """Whether a page of the group read site-wide content when last rendered."""
-        return self.groups.get(name, ("", True))[1]
-
-    def lookup_group(self, name: str, key: str, rel_paths: list[str]) -> list[str] | None:
-        """Return the live digests of a group of pages rendered from inputs with this key,
+    def lookup_group(self, name: str, inputs: str, rel_paths: list[str],
+                     fingerprints: Fingerprints) -> list[str] | None:
+        """Return the live digests of a group of pages last rendered from these inputs,
         when every one of them can be reused as is."""
-        if self.groups.get(name, ("",))[0] != key:
+        stored = self.groups.get(name)
+        if stored is None or stored[0] != fingerprints.full_key(inputs, stored[1]):
             return None
         digests = []
         for rel_path in rel_paths:
@@ -238,7 +236,7 @@ class RenderCache:
             digests.append(entry[1])
         self.kept.update(rel_paths)
         self.reused += len(rel_paths)
-        self.new_groups[name] = self.groups[name]
+        self.new_groups[name] = stored
         return digests
 
     def store_group(self, name: str, inputs: str, rel_paths: list[str],

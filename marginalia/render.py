@@ -240,21 +240,31 @@ class Renderer:
 
     def post_pages(self, name: str, posts: Sequence[Post]) -> list[OutputFile]:
         """Render a group of post pages; when none of them has changed, reuse them at once."""
-        rel_paths = [output_path(p.url) for p in posts]
-        inputs = self._post_inputs(posts)
+        def render() -> list[OutputFile]:
+            files, errors = [], []
+            for post in posts:
+                try:
+                    files.append(self.post_page(post))
+                except BuildError as error:
+                    errors.append(error)
+            raise_if_any(errors)
+            return files
+
+        return self._group(name, self._post_inputs(posts),
+                           [output_path(p.url) for p in posts],
+                           [p.rel_path for p in posts], render)
+
+    def _group(self, name: str, inputs: str | None, rel_paths: list[str],
+               sources: list[str], render: Callable[[], list[OutputFile]]
+               ) -> list[OutputFile]:
+        """Reuse a group of pages at once when what they were rendered from is unchanged;
+        otherwise render them, page by page, and remember what they came from."""
         if inputs and self.cache:
-            key = self.fingerprints.full_key(inputs, self.cache.group_used_site(name))
-            digests = self.cache.lookup_group(name, key, rel_paths)
+            digests = self.cache.lookup_group(name, inputs, rel_paths, self.fingerprints)
             if digests is not None:
-                return [OutputFile(rel_path, b"", post.rel_path, digest=digest, links=None)
-                        for rel_path, post, digest in zip(rel_paths, posts, digests)]
-        files, errors = [], []
-        for post in posts:
-            try:
-                files.append(self.post_page(post))
-            except BuildError as error:
-                errors.append(error)
-        raise_if_any(errors)
+                return [OutputFile(rel_path, b"", source, digest=digest, links=None)
+                        for rel_path, source, digest in zip(rel_paths, sources, digests)]
+        files = render()
         if inputs and self.cache:
             self.cache.store_group(name, inputs, rel_paths, self.fingerprints)
         return files
@@ -332,23 +342,14 @@ class Renderer:
         pages at once rather than page by page."""
         per_page = self.config.posts_per_page
         rel_paths = [output_path(url) for url in pager_urls(len(posts), per_page, base_url)]
-        name = rel_paths[0]
         inputs = self._listing_inputs((template, base_url, title, description, per_page),
                                       context, posts)
-        if inputs and self.cache:
-            key = self.fingerprints.full_key(inputs, self.cache.group_used_site(name))
-            digests = self.cache.lookup_group(name, key, rel_paths)
-            if digests is not None:
-                return [OutputFile(rel_path, b"", source, digest=digest, links=None)
-                        for rel_path, digest in zip(rel_paths, digests)]
-        files = [self.page(template, pager.url, source, pager=pager,
-                           title=title if pager.number == 1 or not title
-                           else f"{title} (page {pager.number})",
-                           description=description, **context)
-                 for pager in paginate(posts, per_page, base_url)]
-        if inputs and self.cache:
-            self.cache.store_group(name, inputs, rel_paths, self.fingerprints)
-        return files
+        return self._group(rel_paths[0], inputs, rel_paths, [source] * len(rel_paths),
+                           lambda: [self.page(template, pager.url, source, pager=pager,
+                                              title=title if pager.number == 1 or not title
+                                              else f"{title} (page {pager.number})",
+                                              description=description, **context)
+                                    for pager in paginate(posts, per_page, base_url)])
 
     def _listing_inputs(self, fixed: tuple, context: dict[str, Any],
                         posts: Sequence[Post]) -> str | None:

@@ -305,14 +305,9 @@ def write_manifest(tree: Path, output_dir: Path, files: dict[str, list],
     unchanged_folders gives the mtimes of folders known untouched since they were read.
     """
     known = unchanged_folders or {}
-    folders: dict[str, int] = {}
-    for rel_path in files:
-        parent = rel_path.rpartition("/")[0]
-        while parent not in folders:
-            folders[parent] = 0
-            parent = parent.rpartition("/")[0]
     root = str(tree)
-    for folder in folders:
+    folders: dict[str, int] = {}
+    for folder in _with_ancestors(rel_path.rpartition("/")[0] for rel_path in files):
         mtime = known.get(folder)
         folders[folder] = mtime if mtime is not None else os.lstat(
             os.path.join(root, folder) if folder else root).st_mtime_ns
@@ -405,6 +400,7 @@ def _verify_staging_tree(root: Path, staged: TreeState) -> dict[str, int]:
         _sweep(str(root), "", {MARKER_NAME}, set())
         return {}
     top, known = str(root), {*staged.files, MARKER_NAME}
+    known_folders = set(staged.folders)
     verified: dict[str, int] = {}
     for folder, mtime in staged.folders.items():
         path = os.path.join(top, folder) if folder else top
@@ -415,7 +411,7 @@ def _verify_staging_tree(root: Path, staged: TreeState) -> dict[str, int]:
         if not stat.S_ISDIR(info.st_mode):
             os.unlink(path)
         elif info.st_mtime_ns != mtime:
-            _sweep(path, folder + "/" if folder else "", known, set(staged.folders))
+            _sweep(path, folder + "/" if folder else "", known, known_folders)
         else:
             verified[folder] = mtime
     return verified
