@@ -70,6 +70,16 @@ def assemble_site(posts: list[Post], pages: list[Page], assets: tuple[str, ...],
     )
 
 
+def resolve_links_against(site: Site, post: Post) -> tuple[Post, list[BuildError]]:
+    """Resolve a post's links to other content files against an assembled site, as
+    assemble_site would: for a post read again after the site was assembled."""
+    targets = {p.rel_path: p.url for p in [*site.posts, *site.pages]}
+    targets.update(site.asset_urls)
+    parsed = {*targets, *(p.rel_path for p in site.held_back)}
+    errors: list[BuildError] = []
+    return _with_resolved_links(post, targets, parsed, {}, errors), errors
+
+
 def hold_reason(post: Post, now: datetime) -> str:
     """Say why a real build would leave a post out: draft, future, expired, or ''."""
     if post.draft:

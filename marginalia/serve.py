@@ -4,6 +4,11 @@ Three threads share one PreviewState. The main thread owns every build (so a
 Ctrl-C lands inside build_site and the writer removes its own staging folder);
 watchdog's thread only marks the site dirty; the HTTP threads read the built
 folder and the current errors, and stream reload events to open tabs.
+
+An edit to a post's words is shown before the full rebuild: its page is rendered
+alone (see quick.py) and served from memory until the rebuild replaces it. Each
+reload names the files that changed, and a tab reloads only when its own page is
+among them, so the edited page does not reload twice.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,6 +39,7 @@ from watchdog.observers import Observer
 
 from .errors import BuildError, BuildErrors
 from .pipeline import BuildOptions, WarmState, build_site
+from .quick import LastBuild, render_edited_posts
 from .write import MARKER_NAME, remove_stale_staging
 
 # Never output/: a preview holds drafts and scheduled posts that must not be published.
@@ -46,6 +53,7 @@ IGNORED_EVENTS = ("opened", "closed", "closed_no_write")  # our own builds read 
 DEBOUNCE_SECONDS = 0.08
 MAX_DELAY_SECONDS = 1.0  # build even if events never stop arriving
 KEEPALIVE_SECONDS = 15.0
+RELOAD_HISTORY = 64  # generations remembered, for tabs that reconnect late
 EXIT_OK, EXIT_USAGE = 0, 2
 
 CONTENT_TYPES = {
@@ -63,7 +71,8 @@ TEXT_TYPES = ("text/", "application/json", "application/xml", "image/svg+xml",
 LIVE_RELOAD_SCRIPT = """<script data-marginalia="live-reload">
 (function () {
   // Injected by 'build.py serve' only; built files never hold it.
-  var events = new EventSource("%(events)s?since=%(generation)d");
+  var events = new EventSource("%(events)s?since=%(generation)d&path=" +
+                                encodeURIComponent(location.pathname));
   events.addEventListener("reload", function () { events.close(); location.reload(); });
 }());
 </script>
@@ -71,25 +80,55 @@ LIVE_RELOAD_SCRIPT = """<script data-marginalia="live-reload">
 
 
 class PreviewState:
-    """The last build's errors and a generation number that tabs reload on."""
+    """The last build's errors, pages shown ahead of it, and a generation number
+    that tabs reload on, with the files each generation changed."""
 
     def __init__(self) -> None:
         self.condition = threading.Condition()
         self.generation = 0
         self.errors: tuple[BuildError, ...] = ()
+        self.ahead: dict[str, bytes] = {}  # output path -> page, until the build is done
+        # (generation, files it changed); None stands for every file.
+        self.history: deque[tuple[int, frozenset[str] | None]] = deque(
+            maxlen=RELOAD_HISTORY)
         self.stopping = False
 
-    def publish(self, errors: Sequence[BuildError], reload: bool) -> None:
-        """Record a build's outcome and wake every event stream if tabs should reload."""
+    def publish(self, errors: Sequence[BuildError], reload: bool,
+                changed: Collection[str] | None = None) -> None:
+        """Record a build's outcome, drop the pages shown ahead of it, and wake every
+        event stream if tabs showing the changed files (None: all) should reload."""
         with self.condition:
             self.errors = tuple(errors)
+            self.ahead = {}
             if reload:
-                self.generation += 1
-                self.condition.notify_all()
+                self._advance(None if changed is None else frozenset(changed))
+
+    def show_ahead(self, pages: dict[str, bytes]) -> None:
+        """Serve these pages in place of the built ones until the next publish."""
+        with self.condition:
+            self.ahead = dict(pages)
+            self._advance(frozenset(pages))
+
+    def _advance(self, changed: frozenset[str] | None) -> None:
+        self.generation += 1
+        self.history.append((self.generation, changed))
+        self.condition.notify_all()
 
     def snapshot(self) -> tuple[int, tuple[BuildError, ...]]:
         with self.condition:
             return self.generation, self.errors
+
+    def page_ahead(self, rel_path: str) -> bytes | None:
+        with self.condition:
+            return self.ahead.get(rel_path)
+
+    def changed_since(self, seen: int) -> frozenset[str] | None:
+        """The files changed by the generations after seen; None when that may be any."""
+        with self.condition:
+            later = [changed for generation, changed in self.history if generation > seen]
+            if len(later) != self.generation - seen or None in later:
+                return None
+            return frozenset().union(*later)
 
     def wait_for_change(self, seen: int, timeout: float) -> int:
         """Return the generation once it differs from seen, or after timeout."""
@@ -110,14 +149,17 @@ class Rebuilder:
         self.options = options
         self.warm = WarmState()  # kept between builds: parsed posts, compiled layouts
         self.state = state
+        self.last: LastBuild | None = None
         self.condition = threading.Condition()
         self.dirty = False
+        self.changed: set[str] = set()  # source files changed since the last build
         self.first_event = self.last_event = 0.0
         self.warnings: tuple[str, ...] = ()  # printed in full only when they change
 
-    def request(self) -> None:
-        """Note a source change; called from the watcher's thread."""
+    def request(self, rel_paths: Collection[str] = ()) -> None:
+        """Note a change to these source files; called from the watcher's thread."""
         with self.condition:
+            self.changed.update(rel_paths)
             now = time.monotonic()
             if not self.dirty:
                 self.dirty, self.first_event = True, now
@@ -135,11 +177,14 @@ class Rebuilder:
                        - time.monotonic()) > 0:
                     self.condition.wait(delay)
                 self.dirty = False
-            self.build_once()
+                changed, self.changed = self.changed, set()
+            self.build_once(changed=changed)
 
-    def build_once(self, first: bool = False) -> None:
-        """Build the preview, print the outcome and tell open tabs."""
+    def build_once(self, first: bool = False, changed: Collection[str] = ()) -> None:
+        """Build the preview, print the outcome and tell open tabs; show an edited
+        post's page first, when it can be rendered alone."""
         _, previous = self.state.snapshot()
+        shown = {} if first or previous else self.show_ahead(changed)
         try:
             result = build_site(self.options, warm=self.warm)
             # What the build keeps lives on: later collections need not walk it.
@@ -148,7 +193,8 @@ class Rebuilder:
             found = error.errors if isinstance(error, BuildErrors) else (error,)
             errors = unique_errors(found)
             report_problems(errors)
-            self.state.publish(errors, reload=first or _keys(errors) != _keys(previous))
+            self.state.publish(errors, reload=first or bool(shown)
+                               or _keys(errors) != _keys(previous))
             return
         except Exception as exc:  # a bug: show its traceback, keep serving the last state
             traceback.print_exc()
@@ -163,8 +209,11 @@ class Rebuilder:
         elif warnings:
             say(f"{len(warnings)} warnings, as before", sys.stderr)
         self.warnings = warnings
+        self.last = LastBuild(self.options, result.site, self.warm.templates)
         written = result.written
-        touched = len(written.added) + len(written.changed) + len(written.removed)
+        touched = {*written.added, *written.changed, *written.removed}
+        touched -= {path for path, page in shown.items()
+                    if _read_or_none(self.options.output_dir / path) == page}
         if first:
             say(f"built {result.counts['posts']} posts (drafts and future included): "
                 f"{result.counts['pages']} pages in {result.seconds:.2f} s")
@@ -172,13 +221,32 @@ class Rebuilder:
             fixed = "fixed; " if previous else ""
             say(f"{fixed}rebuilt in {result.seconds:.2f} s: {len(written.added)} files "
                 f"added, {len(written.changed)} changed, {len(written.removed)} removed")
-        self.state.publish((), reload=bool(touched or previous))
+        # Tabs showed the error page, whatever their address: every one reloads.
+        self.state.publish((), reload=bool(touched or previous),
+                           changed=None if previous or first else touched)
+
+    def show_ahead(self, changed: Collection[str]) -> dict[str, bytes]:
+        """Render the pages of edited posts alone and serve them until the build is done."""
+        if self.last is None or not changed:
+            return {}
+        started = time.perf_counter()
+        try:
+            pages = render_edited_posts(self.last, changed)
+        except Exception:  # a bug here must not stop the full build
+            traceback.print_exc()
+            return {}
+        if not pages:
+            return {}
+        self.state.show_ahead(pages)
+        say(f"showing the edited page ({(time.perf_counter() - started) * 1000:.0f} ms); "
+            "rebuilding the rest")
+        return pages
 
 
 class SourceWatcher(FileSystemEventHandler):
     """Forward changes to the site's sources to the rebuilder, ignoring everything else."""
 
-    def __init__(self, site_dir: Path, on_change: Callable[[], None]):
+    def __init__(self, site_dir: Path, on_change: Callable[[list[str]], None]):
         self.site_dir = site_dir
         self.on_change = on_change
         self.observer = Observer()
@@ -217,8 +285,11 @@ class SourceWatcher(FileSystemEventHandler):
             if event.is_directory and len(rel) == 1 and rel[0] in WATCHED_DIRS and (
                     event.event_type in ("created", "moved")):
                 self.watch_dir(rel[0])
-        if any(is_source_path(relative_parts(self.site_dir, p)) for p in paths if p):
-            self.on_change()
+        sources = [parts for p in paths if p
+                   and is_source_path(parts := relative_parts(self.site_dir, p))]
+        if sources:
+            # A folder's events come with its files' own: only files are named.
+            self.on_change([] if event.is_directory else ["/".join(p) for p in sources])
 
 
 class PreviewServer(ThreadingHTTPServer):
@@ -264,7 +335,7 @@ class PreviewHandler(BaseHTTPRequestHandler):
     def respond(self, send_body: bool) -> None:
         url = urlsplit(self.path)
         if url.path == EVENTS_PATH:
-            self.stream_events(parse_qs(url.query).get("since", [""])[0], send_body)
+            self.stream_events(parse_qs(url.query), send_body)
             return
         generation, errors = self.server.state.snapshot()
         script = LIVE_RELOAD_SCRIPT % {"events": EVENTS_PATH, "generation": generation}
@@ -273,6 +344,10 @@ class PreviewHandler(BaseHTTPRequestHandler):
             self.send_bytes(HTTPStatus.INTERNAL_SERVER_ERROR, page, "text/html", send_body)
             return
         status, found = self.find(url.path)
+        ahead = self.page_ahead(status, found)
+        if ahead is not None:
+            self.send_bytes(status, inject_script(ahead, script), "text/html", send_body)
+            return
         if status == HTTPStatus.MOVED_PERMANENTLY:
             self.send_response(status)
             self.send_header("Location", str(found) + (f"?{url.query}" if url.query else ""))
@@ -296,6 +371,19 @@ class PreviewHandler(BaseHTTPRequestHandler):
             not_found = self.server.root / "404.html"
             return status, (not_found if not_found.is_file() else None)
         return status, found
+
+    def page_ahead(self, status: HTTPStatus, found: Path | str | None) -> bytes | None:
+        """The page rendered ahead of the build for this file, if there is one."""
+        rel_path = self.output_path(status, found)
+        return self.server.state.page_ahead(rel_path) if rel_path else None
+
+    def output_path(self, status: HTTPStatus, found: Path | str | None) -> str | None:
+        if status != HTTPStatus.OK or not isinstance(found, Path):
+            return None
+        try:
+            return found.relative_to(self.server.root).as_posix()
+        except ValueError:
+            return None
 
     def send_file(self, status: HTTPStatus, path: Path, script: str, send_body: bool) -> None:
         content_type = guess_content_type(path.name)
@@ -328,10 +416,15 @@ class PreviewHandler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
 
-    def stream_events(self, since: str, send_body: bool) -> None:
-        """Send 'reload' each time the generation moves past the one the page was served at."""
+    def stream_events(self, query: dict[str, list[str]], send_body: bool) -> None:
+        """Send 'reload' each time a generation after the one the page was served at
+        changes the tab's own file; a tab that does not say its page reloads on any."""
         state = self.server.state
+        since = query.get("since", [""])[0]
         seen = int(since) if since.isdigit() else state.snapshot()[0]
+        page = query.get("path", [None])[0]
+        showing = self.output_path(*resolve_request(
+            self.server.root, self.server.base_path, page)) if page else None
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
         self.send_header("Cache-Control", "no-store")
@@ -345,7 +438,9 @@ class PreviewHandler(BaseHTTPRequestHandler):
                 if state.stopping:
                     return
                 if current != seen:
-                    self.wfile.write(f"event: reload\ndata: {current}\n\n".encode())
+                    changed = state.changed_since(seen)
+                    if changed is None or showing is None or showing in changed:
+                        self.wfile.write(f"event: reload\ndata: {current}\n\n".encode())
                     seen = current
                 else:
                     self.wfile.write(b": keep-alive\n\n")  # finds closed tabs
@@ -419,6 +514,13 @@ def resolve_request(root: Path, base_path: str, url_path: str
         inside = False
     return (HTTPStatus.OK, target) if inside and target.is_file() else (
         HTTPStatus.NOT_FOUND, None)
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def base_path_of(base_url: str) -> str:

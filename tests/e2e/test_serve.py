@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import lxml.html
 import pytest
@@ -62,10 +63,11 @@ class Response:
 class EventReader(threading.Thread):
     """Read a Server-Sent Events stream on a raw connection, queueing each event's name."""
 
-    def __init__(self, port: int, since: str):
+    def __init__(self, port: int, since: str, page: str | None = None):
         super().__init__(daemon=True)
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT * 2)
-        self.connection.request("GET", f"/__marginalia/events?since={since}")
+        query = f"since={since}" + (f"&path={quote(page, safe='')}" if page else "")
+        self.connection.request("GET", f"/__marginalia/events?{query}")
         self.response = self.connection.getresponse()
         assert self.response.status == 200
         assert self.response.getheader("Content-Type").startswith("text/event-stream")
@@ -86,6 +88,9 @@ class EventReader(threading.Thread):
         except queue.Empty:
             pytest.fail(f"no '{name}' event after {what}")
         assert event == name
+
+    def expect_none(self, what: str) -> None:
+        assert self.events.empty(), f"a tab reloaded after {what}"
 
     def close(self) -> None:
         self.connection.close()
@@ -201,7 +206,7 @@ def test_serve_edit_break_fix_and_stop(serve_site):
                    for p in (site_dir / ".cache/preview").rglob("*.html"))
     assert not (site_dir / "output").exists()
 
-    events = EventReader(server.port, page.generation())
+    events = EventReader(server.port, page.generation(), POST_URL)
     events.start()
     try:
         edit_post(site_dir, "Original words.", "Edited words, live.")
@@ -234,6 +239,36 @@ def test_serve_edit_break_fix_and_stop(serve_site):
     assert "Traceback" not in server.stderr
     assert staging_leftovers(site_dir) == []
     assert not (site_dir / "output").exists()
+
+
+def test_serve_shows_an_edit_ahead_of_the_rebuild_and_reloads_only_tabs_it_changed(
+        serve_site):
+    server = serve_site(SITE)
+    tabs = {url: EventReader(server.port, server.get(url).generation(), url)
+            for url in (POST_URL, "/page/2/", "/about/")}
+    for tab in tabs.values():
+        tab.start()
+    try:
+        edit_post(server.site_dir, "Original words.", "Reworded, shown at once.")
+        tabs[POST_URL].expect("reload", "editing the post")
+        page = server.get(POST_URL)
+        assert "Reworded, shown at once." in page.tree.text_content()
+        assert len(page.reload_scripts()) == 1
+        wait_until(lambda: "rebuilt in" in server.stdout, "the full rebuild")
+        assert "showing the edited page" in server.stdout
+        # The second home page lists its opening words; About Us shows nothing of it.
+        tabs["/page/2/"].expect("reload", "the rebuild changed the home page")
+        time.sleep(0.5)  # a second reload, if one were sent, would be here by now
+        tabs[POST_URL].expect_none("the rebuild of a page it already showed")
+        tabs["/about/"].expect_none("an edit that did not change it")
+        built = server.site_dir / ".cache/preview" / POST_URL.strip("/") / "index.html"
+        assert b"Reworded, shown at once." in built.read_bytes()
+        assert b"__marginalia" not in built.read_bytes()
+    finally:
+        for tab in tabs.values():
+            tab.close()
+    assert server.interrupt() == 0
+    assert "Traceback" not in server.stderr
 
 
 def test_serve_shows_drafts_and_scheduled_posts_with_clean_urls(serve_site):

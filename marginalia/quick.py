@@ -1,0 +1,90 @@
+"""Show an edited post in the preview at once, ahead of the full rebuild.
+
+Most edits change a post's words and leave its place in the site as it was: the
+same URL, section, date, tags and author. Its page can then be rendered against
+the last build's site in milliseconds and served from memory, while the full
+build that follows brings every other page (listings, feeds, its neighbours) up
+to date and replaces it. Hugo's server likewise renders the pages open in the
+browser first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import jinja2
+
+from .assemble import resolve_links_against
+from .discover import MAX_SOURCE_BYTES, decode_source
+from .errors import BuildError
+from .model import Post, Site
+from .parse import parse_source
+from .pipeline import BuildOptions
+from .render import Renderer
+from .theme import collect_theme
+
+POST_SUFFIXES = (".md", ".markdown")
+
+
+@dataclass(frozen=True, slots=True)
+class LastBuild:
+    """What the preview keeps of its last successful build."""
+
+    options: BuildOptions
+    site: Site
+    templates: jinja2.Environment
+
+
+def render_edited_posts(last: LastBuild, rel_paths: Collection[str]) -> dict[str, bytes] | None:
+    """The new page of each edited post, by output path.
+
+    None when any of the files cannot be shown this way and must wait for the full
+    build: it is not a post the last build published, it no longer parses, or the
+    edit moved it (a new URL, section, date, tag or author changes other pages).
+    """
+    if not rel_paths or not all(_is_post_source(p) for p in rel_paths):
+        return None
+    published = {post.rel_path: post for post in last.site.posts}
+    if not all(p in published for p in rel_paths):
+        return None
+    try:
+        renderer = Renderer(last.site, last.templates, collect_theme(last.options.site_dir),
+                            last.options.now, preview=True)
+        pages = {}
+        for rel_path in sorted(rel_paths):
+            post = _read_again(last, rel_path)
+            if post is None or _place(post) != _place(published[rel_path]):
+                return None
+            page = renderer.post_page(post)
+            pages[page.rel_path] = page.content
+        return pages
+    except BuildError:
+        return None
+
+
+def _is_post_source(rel_path: str) -> bool:
+    parts = rel_path.split("/")
+    return (len(parts) > 1 and parts[0] == "content" and parts[1] != "pages"
+            and rel_path.endswith(POST_SUFFIXES))
+
+
+def _read_again(last: LastBuild, rel_path: str) -> Post | None:
+    try:
+        with open(last.options.site_dir / rel_path, "rb") as handle:
+            data = handle.read(MAX_SOURCE_BYTES + 1)
+    except OSError:
+        return None
+    if len(data) > MAX_SOURCE_BYTES:
+        return None
+    item = parse_source(decode_source(data, rel_path), last.site.config)
+    if not isinstance(item, Post):
+        return None
+    post, errors = resolve_links_against(last.site, item)
+    return None if errors else post
+
+
+def _place(post: Post) -> tuple:
+    """What puts a post on pages other than its own."""
+    return (post.url, post.section, post.date, post.tags, post.author, post.draft,
+            post.expires, post.aliases)
