@@ -356,6 +356,19 @@ def test_workflow_build_job_builds_strictly_and_uploads_output(workflow):
     assert steps_using(build, "actions/checkout")
 
 
+def test_workflow_keeps_the_parse_cache_between_runs(workflow):
+    from marginalia.cache import CACHE_DIR
+
+    build = workflow["jobs"]["build"]
+    [cache] = steps_using(build, "actions/cache")
+    assert cache["with"]["path"] == CACHE_DIR
+    # A new key each run saves the updated cache; the prefix restores the latest one.
+    assert "github.run_id" in cache["with"]["key"]
+    assert cache["with"]["key"].startswith(cache["with"]["restore-keys"])
+    first_build = next(i for i, s in enumerate(build["steps"]) if "build.py" in s.get("run", ""))
+    assert build["steps"].index(cache) < first_build
+
+
 def test_workflow_deploy_job_needs_build_and_skips_pull_requests(workflow):
     deploy = workflow["jobs"]["deploy"]
     needs = deploy["needs"]
