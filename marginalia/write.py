@@ -110,18 +110,20 @@ class StagedOutput:
             self.from_spare = _take_staging_tree(self.output_dir, self.staging)
             self.staged = read_tree_state(self.staging, self.output_dir)
             self.untouched = _verify_staging_tree(self.staging, self.staged)
+            self.resolve = TargetResolver(self.staging, trusted_tree=True)
+            self.staging_dir, self.live_dir = str(self.staging), str(self.output_dir)
+            self.folders: set[str] = set()  # folders written to in the staging tree
+            self.manifest: dict[str, list] = {}
+            self.changed: list[str] = []
+            self.missing: list[str] = []
+            self.conflicts: list[OSError] = []
         except OSError as exc:
             self._fail(exc)
-        except BaseException as error:  # Ctrl-C: __exit__ is not called for __enter__
+        # Ctrl-C at any point once the staging tree exists: __exit__ is not called for
+        # __enter__, so clean up here.
+        except BaseException as error:
             self.__exit__(type(error), error, None)
             raise
-        self.resolve = TargetResolver(self.staging, trusted_tree=True)
-        self.staging_dir, self.live_dir = str(self.staging), str(self.output_dir)
-        self.folders: set[str] = set()  # folders written to in the staging tree
-        self.manifest: dict[str, list] = {}
-        self.changed: list[str] = []
-        self.missing: list[str] = []
-        self.conflicts: list[OSError] = []
         return self
 
     def place(self, output: OutputFile) -> OutputFile:

@@ -113,6 +113,34 @@ def test_changes_made_by_hand_never_reach_a_later_build(tmp_path, meddle):
     assert list(away.iterdir()) == []
 
 
+@pytest.mark.parametrize("step", ["_take_staging_tree", "read_tree_state",
+                                  "_verify_staging_tree", "TargetResolver"])
+@pytest.mark.parametrize("with_spare", [False, True])
+def test_ctrl_c_while_the_staging_tree_is_set_up_leaves_no_staging_folder(
+        tmp_path, monkeypatch, step, with_spare):
+    import marginalia.write as write
+
+    output = tmp_path / "output"
+    write_output(files({"index.html": "first"}), output)
+    if with_spare:
+        write_output(files({"index.html": "second"}), output)
+    before = tree_snapshot(output)
+    real = getattr(write, step)
+
+    def interrupted(*args, **kwargs):
+        real(*args, **kwargs)  # the step runs, then Ctrl-C lands right after it
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(write, step, interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_output(files({"index.html": "third"}), output)
+    assert not list(tmp_path.glob(".output.staging-*"))
+    assert tree_snapshot(output) == before
+    monkeypatch.undo()
+    write_output(files({"index.html": "fourth"}), output)
+    assert (output / "index.html").read_text() == "fourth"
+
+
 def test_write_output_refuses_an_escaping_path_and_keeps_the_previous(tmp_path):
     output = tmp_path / "output"
     write_output(files({"index.html": "v1"}), output)
