@@ -20,7 +20,7 @@ from .feeds import FeedSpec, feed_names, permalink, render_feed_files
 from .model import OutputFile, Page, Pager, Post, Site
 from .parse import Progress
 from .pool import Job, can_fork_workers, run_jobs
-from .templates import render_template
+from .templates import compile_layouts, render_template
 from .theme import Theme
 from .assemble import archive_url, author_url, hold_reason
 from .incremental import (Fingerprints, Recorder, RenderCache, TrackedSite, TrackedView,
@@ -382,6 +382,7 @@ def render_site(site: Site, env: jinja2.Environment, theme: Theme, now: datetime
     parallel = renderer.renders_most_pages() and can_fork_workers(len(site.posts))
     if parallel:
         _load_bodies(site.posts)
+        compile_layouts(env)
     for done, outcome in enumerate(run_jobs(jobs, cache, parallel), start=1):
         if isinstance(outcome, BuildError):
             errors.append(outcome)

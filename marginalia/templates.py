@@ -38,6 +38,16 @@ def load_templates(site_dir: Path) -> jinja2.Environment:
     return env
 
 
+def compile_layouts(env: jinja2.Environment) -> None:
+    """Compile every layout now, so that forked workers share them; a broken one is
+    left for render_template to report on the page that uses it."""
+    for name in env.list_templates():
+        try:
+            env.get_template(name)
+        except jinja2.TemplateError:
+            continue
+
+
 def render_template(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:
     """Render one layout, turning Jinja's exceptions into a TemplateError with file and line."""
     try:
