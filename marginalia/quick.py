@@ -24,9 +24,6 @@ from .pipeline import BuildOptions
 from .render import Renderer
 from .theme import collect_theme
 
-POST_SUFFIXES = (".md", ".markdown")
-
-
 @dataclass(frozen=True, slots=True)
 class LastBuild:
     """What the preview keeps of its last successful build."""
@@ -43,10 +40,8 @@ def render_edited_posts(last: LastBuild, rel_paths: Collection[str]) -> dict[str
     build: it is not a post the last build published, it no longer parses, or the
     edit moved it (a new URL, section, date, tag or author changes other pages).
     """
-    if not rel_paths or not all(_is_post_source(p) for p in rel_paths):
-        return None
     published = {post.rel_path: post for post in last.site.posts}
-    if not all(p in published for p in rel_paths):
+    if not rel_paths or not all(p in published for p in rel_paths):
         return None
     try:
         renderer = Renderer(last.site, last.templates, collect_theme(last.options.site_dir),
@@ -61,12 +56,6 @@ def render_edited_posts(last: LastBuild, rel_paths: Collection[str]) -> dict[str
         return pages
     except BuildError:
         return None
-
-
-def _is_post_source(rel_path: str) -> bool:
-    parts = rel_path.split("/")
-    return (len(parts) > 1 and parts[0] == "content" and parts[1] != "pages"
-            and rel_path.endswith(POST_SUFFIXES))
 
 
 def _read_again(last: LastBuild, rel_path: str) -> Post | None:
