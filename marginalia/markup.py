@@ -89,6 +89,11 @@ def _iframe_filter(hosts: tuple[str, ...]):
     return keep
 
 
+def prepare_converter(extensions: tuple[str, ...]) -> None:
+    """Import Python-Markdown and build its converter now rather than on first use."""
+    _converter(extensions)
+
+
 def _converter(extensions: tuple[str, ...]) -> Any:
     import markdown  # imported when first needed: a rebuild from the cache never is
 

@@ -18,19 +18,35 @@ import jinja2
 from .assemble import resolve_links_against
 from .discover import MAX_SOURCE_BYTES, decode_source
 from .errors import BuildError
+from .markup import prepare_converter
 from .model import Post, Site
 from .parse import parse_source
 from .pipeline import BuildOptions
 from .render import Renderer
 from .theme import collect_theme
 
+
 @dataclass(frozen=True, slots=True)
 class LastBuild:
-    """What the preview keeps of its last successful build."""
+    """What the preview keeps of its last successful build, ready to render with."""
 
     options: BuildOptions
     site: Site
-    templates: jinja2.Environment
+    published: dict[str, Post]  # by rel_path
+    renderer: Renderer
+
+
+def remember_build(options: BuildOptions, site: Site,
+                   templates: jinja2.Environment) -> LastBuild | None:
+    """Keep a build for quick renders, with the Markdown converter they will need;
+    None when its theme cannot be read (the next build will say why)."""
+    try:
+        theme = collect_theme(options.site_dir)
+    except (BuildError, OSError):
+        return None
+    prepare_converter(site.config.markdown_extensions)
+    return LastBuild(options, site, {post.rel_path: post for post in site.posts},
+                     Renderer(site, templates, theme, options.now, preview=True))
 
 
 def render_edited_posts(last: LastBuild, rel_paths: Collection[str]) -> dict[str, bytes] | None:
@@ -40,22 +56,19 @@ def render_edited_posts(last: LastBuild, rel_paths: Collection[str]) -> dict[str
     build: it is not a post the last build published, it no longer parses, or the
     edit moved it (a new URL, section, date, tag or author changes other pages).
     """
-    published = {post.rel_path: post for post in last.site.posts}
-    if not rel_paths or not all(p in published for p in rel_paths):
+    if not rel_paths or not all(p in last.published for p in rel_paths):
         return None
+    pages = {}
     try:
-        renderer = Renderer(last.site, last.templates, collect_theme(last.options.site_dir),
-                            last.options.now, preview=True)
-        pages = {}
         for rel_path in sorted(rel_paths):
             post = _read_again(last, rel_path)
-            if post is None or _place(post) != _place(published[rel_path]):
+            if post is None or _place(post) != _place(last.published[rel_path]):
                 return None
-            page = renderer.post_page(post)
+            page = last.renderer.post_page(post)
             pages[page.rel_path] = page.content
-        return pages
     except BuildError:
         return None
+    return pages
 
 
 def _read_again(last: LastBuild, rel_path: str) -> Post | None:

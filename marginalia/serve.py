@@ -38,8 +38,8 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from .errors import BuildError, BuildErrors
-from .pipeline import BuildOptions, WarmState, build_site
-from .quick import LastBuild, render_edited_posts
+from .pipeline import BuildOptions, BuildResult, WarmState, build_site
+from .quick import LastBuild, remember_build, render_edited_posts
 from .write import MARKER_NAME, remove_stale_staging
 
 # Never output/: a preview holds drafts and scheduled posts that must not be published.
@@ -209,7 +209,6 @@ class Rebuilder:
         elif warnings:
             say(f"{len(warnings)} warnings, as before", sys.stderr)
         self.warnings = warnings
-        self.last = LastBuild(self.options, result.site, self.warm.templates)
         written = result.written
         touched = {*written.added, *written.changed, *written.removed}
         touched -= {path for path, page in shown.items()
@@ -224,6 +223,15 @@ class Rebuilder:
         # Tabs showed the error page, whatever their address: every one reloads.
         self.state.publish((), reload=bool(touched or previous),
                            changed=None if previous or first else touched)
+        self.remember(result)
+
+    def remember(self, result: BuildResult) -> None:
+        """Prepare the next edit's quick render; after the tabs are told, not before."""
+        try:
+            self.last = remember_build(self.options, result.site, self.warm.templates)
+        except Exception:  # a bug here must not stop the preview
+            traceback.print_exc()
+            self.last = None
 
     def show_ahead(self, changed: Collection[str]) -> dict[str, bytes]:
         """Render the pages of edited posts alone and serve them until the build is done."""

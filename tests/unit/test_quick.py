@@ -9,7 +9,7 @@ import pytest
 
 from conftest import post_text
 from marginalia.pipeline import BuildOptions, WarmState, build_site
-from marginalia.quick import LastBuild, render_edited_posts
+from marginalia.quick import remember_build, render_edited_posts
 
 FIRST = "content/north-korea-fallout/first.md"
 SECOND = "content/north-korea-fallout/second.md"
@@ -38,7 +38,7 @@ class Preview:
 
     def build(self) -> None:
         result = build_site(self.options, warm=self.warm)
-        self.last = LastBuild(self.options, result.site, self.warm.templates)
+        self.last = remember_build(self.options, result.site, self.warm.templates)
 
     def edit(self, rel_path: str, old: str, new: str) -> None:
         path = self.site_dir / rel_path
