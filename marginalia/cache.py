@@ -14,7 +14,7 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import fields, replace
 from functools import partial
 from datetime import datetime
 from pathlib import Path
@@ -51,8 +51,13 @@ def cache_path(site_dir: Path, fingerprint: str) -> Path:
 
 
 def config_fingerprint(config: Config) -> str:
-    """Hash everything that changes how a file parses, and the engine's version."""
-    return hashlib.sha256(f"{FORMAT}|{__version__}|{config!r}".encode()).hexdigest()
+    """Hash everything that changes how a file parses, and the engine's version.
+
+    Parsing never reads the base URL (links stay site-relative until pages are
+    rendered), so a preview on another port or a build for another host reuses it.
+    """
+    parsed_by = replace(config, base_url="")
+    return hashlib.sha256(f"{FORMAT}|{__version__}|{parsed_by!r}".encode()).hexdigest()
 
 
 def source_key(rel_path: str, text: str) -> str:

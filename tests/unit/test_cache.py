@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import marginalia.parse
-from conftest import ABOUT_PAGE, post_text, write_site
+from conftest import ABOUT_PAGE, build_in_process, post_text, write_site
 from marginalia.cache import (CachedBody, ParseCache, cache_path, config_fingerprint,
                               decode_item, encode_item, source_key)
 from marginalia.discover import discover_sources
@@ -256,6 +256,22 @@ def test_fingerprint_follows_the_configuration(site_config):
     assert config_fingerprint(site_config) == config_fingerprint(replace(site_config))
     assert config_fingerprint(site_config) != config_fingerprint(
         replace(site_config, permalink="/:slug/"))
+    assert config_fingerprint(site_config) != config_fingerprint(
+        replace(site_config, timezone="Europe/Paris"))
+
+
+def test_another_base_url_reuses_the_parsed_posts(make_blog):
+    site_dir = make_blog({POST: post_text(title="One", slug="one", body="[Two](two.md)\n"),
+                          "content/posts/two.md": post_text(title="Two",
+                                                                         slug="two")})
+    assert build_in_process(site_dir).returncode == 0
+    elsewhere = build_in_process(site_dir, "--base-url", "https://other.example/blog/")
+
+    assert elsewhere.returncode == 0
+    assert "3 sources from cache" in elsewhere.stdout  # two posts and the About page
+    page = (site_dir / "output/2016/06/29/one/index.html").read_text()
+    assert 'href="/blog/2016/06/29/two/"' in page
+    assert '<link rel="canonical" href="https://other.example/blog/2016/06/29/one/">' in page
 
 
 def damage_garbage(path: Path) -> None:
