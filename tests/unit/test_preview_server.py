@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marginalia.serve import RELOAD_HISTORY, PreviewState
+from marginalia.preview_server import RELOAD_HISTORY, PreviewState
 
 
 def test_changed_since_joins_the_files_of_later_generations():
