@@ -45,6 +45,7 @@ EDITOR_TEMP_NAMES = ("4913",)  # vim's probe file
 IGNORED_EVENTS = ("opened", "closed", "closed_no_write")  # our own builds read the sources
 DEBOUNCE_SECONDS = 0.08
 MAX_DELAY_SECONDS = 1.0  # build even if events never stop arriving
+MTIME_SLACK_NS = 50_000_000
 EXIT_OK, EXIT_USAGE = 0, 2
 
 
@@ -91,12 +92,15 @@ class Rebuilder:
         post's page first, when it can be rendered alone."""
         _, previous = self.state.snapshot()
         shown = {} if first or previous else self.show_ahead(changed)
+        started_ns = time.time_ns()
         try:
             result = build_site(self.options, warm=self.warm)
             # What the build keeps lives on: later collections need not walk it.
             gc.freeze()
         except BuildError as error:
             found = error.errors if isinstance(error, BuildErrors) else (error,)
+            if not first and self.superseded(found, started_ns):
+                return  # it may have read a file half-saved: the next build will tell
             errors = unique_errors(found)
             report_problems(errors)
             self.state.publish(errors, reload=first or bool(shown)
@@ -138,6 +142,21 @@ class Rebuilder:
         except Exception:  # a bug here must not stop the preview
             traceback.print_exc()
             self.last = None
+
+    def superseded(self, errors: Sequence[BuildError], started_ns: int) -> bool:
+        """Whether a source changed while a failed build ran, so that it may have read
+        a file half-saved; if so, make sure another build follows."""
+        with self.condition:
+            if self.dirty:
+                return True
+        # The watcher may not have passed the save on yet: ask the files themselves.
+        # Their times come from a coarser clock, a few ms behind this one.
+        since, now = started_ns - MTIME_SLACK_NS, time.time_ns()
+        touched = [error.path for error in errors if error.path
+                   and since <= _mtime_ns(self.options.site_dir / error.path) <= now]
+        if touched:
+            self.request(touched)
+        return bool(touched)
 
     def show_ahead(self, changed: Collection[str]) -> dict[str, bytes]:
         """Render the pages of edited posts alone and serve them until the build is done."""
@@ -248,6 +267,13 @@ def serve(options: BuildOptions, host: str = "127.0.0.1", port: int = 8000) -> i
         remove_stale_staging(preview_dir)
     say("stopped")
     return EXIT_OK
+
+
+def _mtime_ns(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return -1
 
 
 def _read_or_none(path: Path) -> bytes | None:

@@ -216,6 +216,10 @@ def test_serve_edit_break_fix_and_stop(serve_site):
 
         edit_post(site_dir, "date: 2016-06-29T16:40:00-04:00", "date: 2016-13-45 <b>&")
         events.expect("reload", "breaking the post")
+        # A build that read the file halfway through its save may fail first; the
+        # build after it names the line.
+        wait_until(lambda: (f"{POST}:4: date" in server.stderr
+                            and server.get(POST_URL).status == 500), "the error's line")
         for url in (POST_URL, "/", "/style.css"):
             broken = server.get(url)
             assert broken.status == 500, url
@@ -229,8 +233,8 @@ def test_serve_edit_break_fix_and_stop(serve_site):
 
         edit_post(site_dir, "date: 2016-13-45 <b>&", "date: 2016-06-29T16:40:00-04:00")
         events.expect("reload", "fixing the post")
-        fixed = server.get(POST_URL)
-        assert fixed.status == 200
+        fixed = wait_until(lambda: (page := server.get(POST_URL)).status == 200 and page,
+                           "the fixed page")
         assert "Edited words, live." in fixed.tree.text_content()
     finally:
         events.close()
