@@ -129,14 +129,19 @@ def kind_of(rel_path: str) -> str:
 
 def read_source(found: ContentFile) -> SourceFile:
     """Read one Markdown file, checking its size and encoding."""
+    return read_source_at(found.path, found.rel_path)
+
+
+def read_source_at(path: Path | str, rel_path: str) -> SourceFile:
+    """Read the Markdown file at path, known in messages as rel_path."""
     try:
-        with open(found.path, "rb") as handle:
+        with open(path, "rb") as handle:
             data = handle.read(MAX_SOURCE_BYTES + 1)
     except OSError as exc:
-        raise ContentError(f"cannot read this file: {exc.strerror}", found.rel_path) from None
+        raise ContentError(f"cannot read this file: {exc.strerror}", rel_path) from None
     if len(data) > MAX_SOURCE_BYTES:
-        raise _too_big(os.stat(found.path).st_size, found.rel_path)
-    return decode_source(data, found.rel_path)
+        raise _too_big(os.stat(path).st_size, rel_path)
+    return decode_source(data, rel_path)
 
 
 def decode_source(data: bytes, rel_path: str) -> SourceFile:

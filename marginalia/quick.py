@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import jinja2
 
 from .assemble import resolve_links_against
-from .discover import MAX_SOURCE_BYTES, decode_source
+from .discover import read_source_at
 from .errors import BuildError
 from .markup import prepare_converter
 from .model import Post, Site
@@ -72,14 +72,8 @@ def render_edited_posts(last: LastBuild, rel_paths: Collection[str]) -> dict[str
 
 
 def _read_again(last: LastBuild, rel_path: str) -> Post | None:
-    try:
-        with open(last.options.site_dir / rel_path, "rb") as handle:
-            data = handle.read(MAX_SOURCE_BYTES + 1)
-    except OSError:
-        return None
-    if len(data) > MAX_SOURCE_BYTES:
-        return None
-    item = parse_source(decode_source(data, rel_path), last.site.config)
+    source = read_source_at(last.options.site_dir / rel_path, rel_path)
+    item = parse_source(source, last.site.config)
     if not isinstance(item, Post):
         return None
     post, errors = resolve_links_against(last.site, item)
