@@ -4,9 +4,9 @@
 import sys
 
 try:
-    from marginalia.cli import main
+    from marginalia.cli import run
 except KeyboardInterrupt:  # Ctrl-C while the engine is still loading
     sys.exit(130)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -1,5 +1,5 @@
-import sys
+"""python -m marginalia: the same command line as build.py."""
 
-from .cli import main
+from .cli import run
 
-sys.exit(main())
+run()

@@ -73,9 +73,14 @@ def assemble_site(posts: list[Post], pages: list[Page], assets: tuple[str, ...],
 def resolve_links_against(site: Site, post: Post) -> tuple[Post, list[BuildError]]:
     """Resolve a post's links to other content files against an assembled site, as
     assemble_site would: for a post read again after the site was assembled."""
-    targets = {p.rel_path: p.url for p in [*site.posts, *site.pages]}
-    targets.update(site.asset_urls)
-    parsed = {*targets, *(p.rel_path for p in site.held_back)}
+    targets = link_targets(site)
+    return resolve_links(post, targets, {*targets, *(p.rel_path for p in site.held_back)})
+
+
+def resolve_links(post: Post, targets: dict[str, str],
+                  parsed: set[str]) -> tuple[Post, list[BuildError]]:
+    """Resolve a post's links to other content files, given every file's URL (targets)
+    and every content file that parsed."""
     errors: list[BuildError] = []
     return _with_resolved_links(post, targets, parsed, {}, errors), errors
 
@@ -132,7 +137,31 @@ def _with_resolved_links(item, targets: dict[str, str], parsed: set[str],
     """Point relative links at other content files to those files' URLs."""
     if not item.relative_links:
         return item
-    base_dir = posixpath.dirname(item.rel_path)
+    resolve = link_resolver(item.rel_path, targets, parsed, texts, errors)
+    body_html = rewrite_urls(item.body_html, resolve)
+    if body_html == item.body_html:
+        return item
+    if isinstance(item, Page):
+        return replace(item, body_html=body_html)
+    # The post now depends on other files' URLs as well as its own text.
+    digest = item.digest and hashlib.blake2b(
+        f"{item.digest}\0{body_html}".encode("utf-8", "surrogatepass"),
+        digest_size=16).hexdigest()
+    return replace(item, body=body_html, digest=digest)
+
+
+def link_targets(site: Site) -> dict[str, str]:
+    """Map each published post, page and asset under content/ to its URL."""
+    targets = {p.rel_path: p.url for p in [*site.posts, *site.pages]}
+    targets.update(site.asset_urls)
+    return targets
+
+
+def link_resolver(rel_path: str, targets: dict[str, str], parsed: set[str],
+                  texts: Mapping[str, str], errors: list[BuildError]):
+    """Make the function that points one file's relative links at content URLs; a link
+    to a Markdown file that is not published is added to errors."""
+    base_dir = posixpath.dirname(rel_path)
 
     def resolve(url: str) -> str:
         if not url or url.startswith(("/", "#", "?")) or url_scheme(url):
@@ -145,22 +174,13 @@ def _with_resolved_links(item, targets: dict[str, str], parsed: set[str],
         if target.endswith((".md", ".markdown")):
             reason = ("is a draft or not yet published" if target in parsed
                       else "has errors of its own" if target in texts else "does not exist")
-            text = texts.get(item.rel_path, "")
+            text = texts.get(rel_path, "")
             errors.append(ContentError(
                 f"link to '{url}': {target} {reason}; fix the path or remove the link",
-                item.rel_path, line_of_link(text, url)))
+                rel_path, line_of_link(text, url)))
         return url
 
-    body_html = rewrite_urls(item.body_html, resolve)
-    if body_html == item.body_html:
-        return item
-    if isinstance(item, Page):
-        return replace(item, body_html=body_html)
-    # The post now depends on other files' URLs as well as its own text.
-    digest = item.digest and hashlib.blake2b(
-        f"{item.digest}\0{body_html}".encode("utf-8", "surrogatepass"),
-        digest_size=16).hexdigest()
-    return replace(item, body=body_html, digest=digest)
+    return resolve
 
 
 def _group_sections(posts: list[Post], config: Config) -> tuple[Section, ...]:

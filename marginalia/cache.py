@@ -79,7 +79,8 @@ class ParseCache:
     """
 
     def __init__(self, path: Path | None, fingerprint: str, read: bool = True,
-                 memo: dict[str, tuple[Row, Post | Page]] | None = None):
+                 memo: dict[str, tuple[Row, Post | Page]] | None = None,
+                 load_rows: bool = True):
         self.path = path
         self.fingerprint = fingerprint
         self.read = read
@@ -95,6 +96,7 @@ class ParseCache:
         self._reader: sqlite3.Connection | None = None
         if path is not None and read:
             self._reader = db.open_reader(path, self.schema_id)
+        if self._reader is not None and load_rows:
             self.rows = {row[0]: row[1:] for row in db.fetch_all(
                 self._reader, "SELECT rel_path, signature, text_hash, kind, meta, checksum "
                 "FROM sources") if all(isinstance(value, str) for value in row)}
@@ -106,6 +108,11 @@ class ParseCache:
     def knows(self, rel_path: str) -> bool:
         """Whether the last build parsed a file at this path."""
         return rel_path in self.rows
+
+    def text_hash(self, rel_path: str) -> str | None:
+        """The key of the text this build has for a file, if the cache holds it."""
+        row = self.updates.get(rel_path) or self.rows.get(rel_path)
+        return row[1] if row else None
 
     def by_signature(self, found: ContentFile) -> Post | Page | None:
         """Return the file's parsed form when its signature shows it unchanged."""
@@ -183,6 +190,23 @@ class ParseCache:
         if self.updates or gone or self.new_bodies:
             db.write(self.path, SCHEMA, self.schema_id, partial(self._write, gone))
         _prune_old_caches(self.path.parent)
+
+    def save_changes(self, replaced: dict[str, str]) -> None:
+        """Store the files parsed by a build that read no other row, leaving the other
+        rows alone; replaced maps each such file to the text hash it had before."""
+        if self.path is not None and self.updates:
+            db.write(self.path, SCHEMA, self.schema_id, partial(self._write_changes, replaced))
+
+    def _write_changes(self, replaced: dict[str, str], writer: sqlite3.Connection,
+                       fresh: bool) -> None:
+        writer.executemany("INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?)",
+                           [(path, *row) for path, row in self.updates.items()])
+        writer.executemany("INSERT OR REPLACE INTO bodies VALUES (?, ?, ?)",
+                           [(key, html, _checksum(key, html))
+                            for key, html in self.new_bodies.items()])
+        kept = {row[1] for row in self.updates.values()}
+        writer.executemany("DELETE FROM bodies WHERE text_hash = ?",
+                           [(key,) for key in replaced.values() if key not in kept])
 
     def _write(self, gone: list[str], writer: sqlite3.Connection, fresh: bool) -> None:
         rows = {path: row for path, row in self.rows.items() if path in self.seen}

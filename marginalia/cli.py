@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NoReturn
 
 from .errors import BuildError, BuildErrors
 from .frontmatter import parse_date
@@ -95,6 +97,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; the previous output is untouched", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def run() -> NoReturn:
+    """Run the command line as a program and exit with its code.
+
+    The exit skips freeing the heap object by object, which takes a tenth of a
+    second after a large build; every file is closed by then (mypy exits the same
+    way).
+    """
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a closed pipe: nothing more can be said
+        pass
+    os._exit(code)
 
 
 def run_command(args: argparse.Namespace, now: datetime) -> int:

@@ -6,7 +6,7 @@ import os
 import stat
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import BuildError, ContentError
@@ -25,6 +25,8 @@ class Discovered:
     sources: tuple[ContentFile, ...]  # Markdown files, not yet read
     assets: tuple[str, ...]  # rel_paths of non-Markdown files under content/
     errors: tuple[BuildError, ...] = ()  # files that cannot be used
+    signatures: dict[str, str] = field(default_factory=dict)  # every file above, by rel_path
+    unsettled: frozenset[str] = frozenset()  # files changed too recently to know by signature
 
 
 def discover_sources(site_dir: Path) -> Discovered:
@@ -34,22 +36,77 @@ def discover_sources(site_dir: Path) -> Discovered:
         return Discovered((), ())
     errors: list[BuildError] = []
     sources, assets = [], []
+    signatures: dict[str, str] = {}
+    unsettled: set[str] = set()
     prefix = len(str(site_dir)) + 1
     settled_before = time.time_ns() - SETTLE_NS
     for path, info in _walk(content_dir, site_dir, errors):
         rel_path = path[prefix:].replace(os.sep, "/")
-        name = rel_path.rsplit("/", 1)[-1]
-        if name.lower().endswith((".md", ".markdown")):
+        if not is_content_file(rel_path):
+            continue
+        signature = signatures[rel_path] = signature_of(info)
+        settled = max(info.st_mtime_ns, info.st_ctime_ns) < settled_before
+        if not settled:
+            unsettled.add(rel_path)
+        if is_markdown(rel_path):
             if info.st_size > MAX_SOURCE_BYTES:
                 errors.append(_too_big(info.st_size, rel_path))
                 continue
-            sources.append(ContentFile(
-                rel_path, kind_of(rel_path), path,
-                f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}:{info.st_ctime_ns}",
-                settled=max(info.st_mtime_ns, info.st_ctime_ns) < settled_before))
-        elif not name.startswith("."):
+            sources.append(ContentFile(rel_path, kind_of(rel_path), path, signature,
+                                       settled=settled))
+        else:
             assets.append(rel_path)
-    return Discovered(tuple(sources), tuple(assets), tuple(errors))
+    return Discovered(tuple(sources), tuple(assets), tuple(errors), signatures,
+                      frozenset(unsettled))
+
+
+def signature_of(info: os.stat_result) -> str:
+    """Size, mtime, inode and ctime: equal means unchanged since the file was last seen."""
+    return f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}:{info.st_ctime_ns}"
+
+
+def is_markdown(rel_path: str) -> bool:
+    return rel_path.lower().endswith((".md", ".markdown"))
+
+
+def is_content_file(rel_path: str) -> bool:
+    """Markdown files, and every other file whose name does not start with a dot."""
+    return is_markdown(rel_path) or not rel_path.rsplit("/", 1)[-1].startswith(".")
+
+
+def scan_signatures(site_dir: Path) -> tuple[dict[str, str], set[str]] | None:
+    """Map every file discover_sources would find to its signature, and list those
+    changed too recently to know by it, without reading or checking anything; None
+    when content/ holds a symbolic link or cannot be listed, which only
+    discover_sources judges."""
+    top = str(site_dir / CONTENT_DIR)
+    prefix = len(str(site_dir)) + 1
+    settled_before = time.time_ns() - SETTLE_NS
+    found: dict[str, str] = {}
+    unsettled: set[str] = set()
+    pending = [top]
+    try:
+        while pending:
+            with os.scandir(pending.pop()) as entries:
+                for entry in entries:
+                    if entry.is_symlink():
+                        return None
+                    if entry.is_dir(follow_symlinks=False):
+                        if not entry.name.startswith("."):
+                            pending.append(entry.path)
+                        continue
+                    rel_path = entry.path[prefix:].replace(os.sep, "/")
+                    if not is_content_file(rel_path):
+                        continue
+                    info = entry.stat(follow_symlinks=False)
+                    if not stat.S_ISREG(info.st_mode):
+                        continue
+                    found[rel_path] = signature_of(info)
+                    if max(info.st_mtime_ns, info.st_ctime_ns) >= settled_before:
+                        unsettled.add(rel_path)
+    except OSError:
+        return None
+    return found, unsettled
 
 
 def walk_files(top: Path, site_dir: Path, errors: list[BuildError]) -> list[Path]:

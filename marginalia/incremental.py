@@ -245,6 +245,12 @@ class RenderCache:
                    for p in rel_paths)
         self.new_groups[name] = (fingerprints.full_key(inputs, used), used)
 
+    def keep_unvisited(self) -> None:
+        """Keep every entry this build neither rendered nor looked up: for a build that
+        visited only the pages an edit could change, the rest stand as they were."""
+        self.kept.update(path for path in self.entries if path not in self.new)
+        self.new_groups = {**self.groups, **self.new_groups}
+
     def start_recording(self) -> None:
         """Forget this process's records: a render worker returns only its own job's."""
         self.new, self.kept, self.new_groups, self.reused = {}, set(), {}, 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
 from .config import CONFIG_NAME
@@ -17,14 +17,17 @@ from .urls import url_scheme
 
 def find_broken_links(files: Sequence[OutputFile], site: Site, texts: Mapping[str, str],
                       cache: RenderCache | None = None,
-                      previous_paths: Iterable[str] = ()) -> list[BuildError]:
+                      previous_paths: Iterable[str] = (),
+                      existing: Collection[str] | None = None) -> list[BuildError]:
     """Return one problem per broken internal link, placed in the source that made it.
 
     A page reused from the last build is checked by what the cache remembers of it:
     the links that were broken then, or, when some file of the last build is gone
-    (previous_paths lists them all), every link it has.
+    (previous_paths lists them all), every link it has. existing gives every file of
+    the site when files holds only some of them.
     """
-    existing = {f.rel_path for f in files}
+    if existing is None:
+        existing = {f.rel_path for f in files}
     base_url, base_path = site.config.base_url, site.config.base_path
     something_gone = any(path not in existing for path in previous_paths)
     problems: dict[tuple[str, str], BuildError] = {}
@@ -106,7 +109,7 @@ def _internal_path(url: str, page_url: str, base_url: str, base_path: str) -> st
     return (resolved + trailing).lstrip("/")
 
 
-def _exists(target: str, existing: set[str]) -> bool:
+def _exists(target: str, existing: Collection[str]) -> bool:
     if target == "" or target.endswith("/"):
         return target + "index.html" in existing
     return target in existing or target + "/index.html" in existing

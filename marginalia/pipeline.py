@@ -13,6 +13,7 @@ import jinja2
 from .assemble import Visibility, assemble_site
 from .cache import ParseCache, cache_path, config_fingerprint
 from .config import load_config
+from .delta import build_edits, remember_build
 from .discover import SourceTexts, discover_sources
 from .errors import BuildError, OutputError, raise_if_any
 from .feeds import feed_names
@@ -68,6 +69,8 @@ class LoadedSite:
     texts: SourceTexts  # source rel_path -> its text, to find lines for messages
     cache: ParseCache  # saved by the caller once the whole build has succeeded
     problems: tuple[BuildError, ...]  # collected instead of raised, when lenient
+    signatures: dict[str, str] = field(default_factory=dict)  # content files, as found
+    unsettled: frozenset[str] = frozenset()  # of those, the ones too fresh to know by it
 
 
 def load_site(options: BuildOptions, progress: Progress | None = None,
@@ -97,7 +100,8 @@ def load_site(options: BuildOptions, progress: Progress | None = None,
     visibility = Visibility(now=options.now, drafts=options.drafts, future=options.future)
     site = assemble_site(parsed.posts, parsed.pages, discovered.assets, config, visibility,
                          texts, problems if lenient else None)
-    return LoadedSite(site, texts, cache, tuple(problems))
+    return LoadedSite(site, texts, cache, tuple(problems), discovered.signatures,
+                      discovered.unsettled)
 
 
 def render_files(site: Site, options: BuildOptions, cache: RenderCache | None = None,
@@ -165,6 +169,11 @@ def build_site(options: BuildOptions, progress: Progress | None = None,
     """
     started = time.perf_counter()
     check_output_dir(options.output_dir, options.site_dir, options.force)
+    if warm is None:
+        edits = build_edits(options)
+        if edits is not None:
+            site, written, counts = edits
+            return BuildResult(site, (), written, time.perf_counter() - started, counts)
     loaded = load_site(options, progress, warm=warm)
     site = loaded.site
     try:
@@ -178,6 +187,7 @@ def build_site(options: BuildOptions, progress: Progress | None = None,
                 files, render_cache, warnings, written = _render_and_write(
                     site, loaded, options, live, progress, warm, set(changed.paths))
             loaded.cache.save()
+            remember_build(options, loaded, render_cache.static, clean=not warnings)
     except ReusedFilesChanged as changed:
         raise OutputError("files in the output folder changed while the site was building; "
                           "build again", str(options.output_dir / changed.paths[0])) from None

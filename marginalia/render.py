@@ -9,7 +9,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
 from datetime import date, datetime
-from xml.sax.saxutils import escape as xml_escape
+from html import escape as escape_text
 from typing import Any
 
 import jinja2
@@ -424,9 +424,13 @@ def _load_bodies(posts: Sequence[Post]) -> None:
 
 def page_jobs(site: Site, renderer: Renderer) -> list[Job]:
     """Every HTML page of the site, as jobs that each render a few pages or a listing."""
-    jobs: list[Job] = [(renderer.post_pages, (name, posts), {})
-                       for name, posts in post_groups(site.posts)]
-    jobs += [(renderer.standing_page, (page,), {}) for page in site.pages]
+    return [(renderer.post_pages, (name, posts), {})
+            for name, posts in post_groups(site.posts)] + listing_jobs(site, renderer)
+
+
+def listing_jobs(site: Site, renderer: Renderer) -> list[Job]:
+    """Every HTML page that is not a post's: standing pages, listings and archives."""
+    jobs: list[Job] = [(renderer.standing_page, (page,), {}) for page in site.pages]
     jobs.append((renderer.listing, ("home.html", site.posts, "/", "home page"),
                  {"title": site.config.title}))
     for section in site.sections:
@@ -458,6 +462,47 @@ def page_jobs(site: Site, renderer: Renderer) -> list[Job]:
              (renderer.page, ("404.html", "/404.html", "not-found page"),
               {"title": "Page not found"})]
     return jobs
+
+
+def jobs_showing(site: Site, renderer: Renderer, edited: Collection[Post],
+                 site_readers: Collection[str]) -> list[Job]:
+    """The jobs whose pages or feeds may show one of the edited posts, which kept their
+    places, and the jobs of pages that read site-wide collections (site_readers): all
+    a build must redo after such edits."""
+    edited_ids = {id(p) for p in edited}
+    near = {p.rel_path for p in edited}
+    for post in edited:
+        around = site.neighbours[post.rel_path]
+        near.update(p.rel_path for p in (around.previous, around.next) if p is not None)
+    jobs: list[Job] = [(renderer.post_pages, (name, posts), {})
+                       for name, posts in post_groups(site.posts)
+                       if any(p.rel_path in near for p in posts)]
+    for job in listing_jobs(site, renderer) + feed_jobs(site, renderer):
+        outputs, shown = _job_outputs(job, site.config)
+        if not edited_ids.isdisjoint(map(id, shown)) or any(
+                path in site_readers for path in outputs):
+            jobs.append(job)
+    return jobs
+
+
+def _job_outputs(job: Job, config) -> tuple[list[str], Sequence[Post]]:
+    """The files a listing, page or feed job writes, and the posts it is given."""
+    make, args, kwargs = job
+    kind = getattr(make, "__func__", make)
+    if kind is Renderer.listing:
+        posts, base_url = args[1], args[2]
+        return ([output_path(url) for url in pager_urls(len(posts), config.posts_per_page,
+                                                        base_url)], posts)
+    if kind is Renderer.standing_page:
+        return [output_path(args[0].url)], ()
+    if kind is Renderer.feed:
+        spec = args[0]
+        return ([output_path(spec.url(name)) for name in feed_names(kwargs["json_feed"])],
+                spec.posts[:config.feed.items])
+    if kind is Renderer.page:
+        months = kwargs.get("months", ())
+        return [output_path(args[1])], [p for month in months for p in month.posts]
+    raise AssertionError(f"unknown render job {kind}")
 
 
 def feed_jobs(site: Site, renderer: Renderer) -> list[Job]:
@@ -499,7 +544,7 @@ def render_sitemap(site: Site, files: Sequence[OutputFile]) -> OutputFile:
                 or "/page/" in f"/{path}" or path in redirects):
             continue
         url = "/" + path.removesuffix("index.html")
-        lines.append(f"  <url><loc>{xml_escape(permalink(site, url))}</loc>"
+        lines.append(f"  <url><loc>{escape_text(permalink(site, url), quote=False)}</loc>"
                      + (f"<lastmod>{lastmod[path].isoformat()}</lastmod>"
                         if path in lastmod else "") + "</url>")
     lines.append("</urlset>")

@@ -158,6 +158,20 @@ class StagedOutput:
             self._fail(exc)
         return replace(output, content=b"", digest=digest) if output.content else output
 
+    def keep_live(self) -> None:
+        """Keep every live file that nothing placed: for a build that rendered only
+        what changed. A file changed by hand since it was written is reported by
+        finish(), as for any reused file."""
+        staged, staging_dir = self.staged.files, self.staging_dir
+        for rel_path, entry in self.live.items():
+            if rel_path in self.manifest:
+                continue
+            if staged.get(rel_path) == entry and _matches(
+                    os.path.join(staging_dir, rel_path), entry):
+                self.manifest[rel_path] = entry
+            else:
+                self.place(OutputFile(rel_path, b"", rel_path, digest=entry[0], links=None))
+
     def finish(self) -> WriteSummary:
         """Remove what the new site no longer has, record the tree and swap it in."""
         if self.missing:
@@ -257,6 +271,14 @@ def read_manifest(tree: Path, output_dir: Path) -> dict[str, list]:
 # Manifests this process wrote or read, by path, with the identity of the file: a
 # preview that rebuilds again and again need not decode them each time.
 _known_manifests: dict[str, tuple[tuple[int, ...], TreeState]] = {}
+
+
+def manifest_identity(output_dir: Path) -> list[int] | None:
+    """Identify the live output's manifest file, which every build replaces."""
+    try:
+        return list(_file_identity(_manifest_path(output_dir, output_dir)))
+    except OSError:
+        return None
 
 
 def _file_identity(path: Path) -> tuple[int, ...]:
