@@ -262,7 +262,7 @@ def _prune_old_caches(cache_dir: Path) -> None:
 def encode_item(item: Post | Page) -> tuple[str, str]:
     """Return the item's kind and its fields (the body of a post aside) as JSON."""
     is_post = isinstance(item, Post)
-    values = [_encode_value(name, getattr(item, name))
+    values = [encode_value(name, getattr(item, name))
               for name in (POST_META if is_post else PAGE_META)]
     meta = json.dumps(values, ensure_ascii=False)
     # Front matter 'extra' may hold values JSON cannot keep exactly; then skip caching it.
@@ -271,7 +271,7 @@ def encode_item(item: Post | Page) -> tuple[str, str]:
     return ("post" if is_post else "page"), meta
 
 
-def _encode_value(name: str, value: Any) -> Any:
+def encode_value(name: str, value: Any) -> Any:
     if isinstance(value, datetime):
         if isinstance(value.tzinfo, ZoneInfo):
             # The wall time and the zone, not an offset: a time in a daylight-saving gap

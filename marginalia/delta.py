@@ -36,7 +36,8 @@ from .pool import run_jobs
 from .render import Renderer, jobs_showing
 from .snapshot import (PAGE_ROW, POST_ROW, Snapshot, decode_post, encode_post, in_window,
                        load_snapshot, make_snapshot, options_key, post_index,
-                       remove_snapshot, restore_site, save_snapshot, snapshot_path)
+                       record_changes, remove_snapshot, restore_site, save_snapshot,
+                       snapshot_path)
 from .templates import load_templates
 from .theme import collect_theme
 from .write import (ReusedFilesChanged, StagedOutput, WriteSummary, build_lock,
@@ -88,7 +89,8 @@ def build_edits(options) -> tuple | None:
     gc.disable()
     try:
         edits = _read_edits(options, snapshot, config, cache, touched, signatures, unsettled)
-        return _rebuild(options, snapshot, config, cache, edits, signatures, unsettled, path)
+        return _rebuild(options, snapshot, config, cache, edits, signatures, unsettled,
+                        touched, path)
     except (NotAnEdit, BuildError, ReusedFilesChanged):
         return None
     finally:
@@ -171,7 +173,8 @@ def _size_and_mtime(signature: str) -> list[str]:
 
 
 def _rebuild(options, snapshot: Snapshot, config: Config, cache: ParseCache, edits: Edits,
-             signatures: dict[str, str], unsettled: set[str], path: Path) -> tuple:
+             signatures: dict[str, str], unsettled: set[str], touched: list[str],
+             path: Path) -> tuple:
     cache.reparse_body = lambda rel_path, text_hash: _reparse(options.site_dir, config,
                                                               rel_path, text_hash)
     try:
@@ -197,7 +200,7 @@ def _rebuild(options, snapshot: Snapshot, config: Config, cache: ParseCache, edi
         finally:
             render_cache.close()
         cache.save_changes({p: snapshot.text_hashes[edits.positions[p]] for p in edits.posts})
-        _save_after(snapshot, path, options.output_dir, edits, signatures, unsettled)
+        _save_after(snapshot, path, options.output_dir, edits, signatures, unsettled, touched)
     counts = {
         "pages": sum(p.endswith(".html") for p in live),
         "feeds": sum(p.rsplit("/", 1)[-1] in feed_names(True) for p in live),
@@ -257,14 +260,11 @@ def _reparse(site_dir: Path, config: Config, rel_path: str, text_hash: str) -> s
 
 
 def _save_after(snapshot: Snapshot, path: Path, output_dir: Path, edits: Edits,
-                signatures: dict[str, str], unsettled: set[str]) -> None:
-    posts, text_hashes = list(snapshot.posts), list(snapshot.text_hashes)
-    for rel_path, post in edits.posts.items():
-        posts[edits.positions[rel_path]] = encode_post(post)
-        text_hashes[edits.positions[rel_path]] = edits.hashes[rel_path]
-    save_snapshot(path, replace(snapshot, posts=posts, text_hashes=text_hashes,
-                                sources=signatures, unsettled=sorted(unsettled),
-                                manifest_identity=manifest_identity(output_dir)))
+                signatures: dict[str, str], unsettled: set[str], touched: list[str]) -> None:
+    record_changes(path, snapshot,
+                   {p: [encode_post(post), edits.hashes[p]] for p, post in edits.posts.items()},
+                   {p: signatures[p] for p in touched}, sorted(unsettled),
+                   manifest_identity(output_dir))
 
 
 def remember_build(options, loaded, static: str, clean: bool) -> None:

@@ -13,30 +13,32 @@ trusted, and marshal only ever yields plain values, never runs code.
 from __future__ import annotations
 
 import functools
-import hashlib
-import marshal
-import os
+import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import __version__
-from .cache import CachedBody, ParseCache, _encode_value
+from .cache import CachedBody, ParseCache, encode_value
 from .model import (ArchiveMonth, ArchiveYear, Author, Config, Neighbours, Page, Post,
                     Section, Site, Source, StoredBody, Tag)
+from .sealed import read_sealed, write_sealed
 from .urls import rewrite_urls
 
 SNAPSHOT_NAME = "site.snapshot"
 MAGIC = b"MRGSNAP1"
-DIGEST_SIZE = 16
 
 # Post fields kept as a row, in order; the body stays in the parse cache.
 POST_ROW = tuple(f.name for f in fields(Post) if f.name != "body")
 PAGE_ROW = tuple(f.name for f in fields(Page))
 DATE_FIELDS = ("date", "updated", "expires")
+_DATES_AT = [POST_ROW.index(name) for name in DATE_FIELDS]
+(_SECTION_AT, _AUTHOR_AT, _SOURCES_AT, _TAGS_AT, _ALIASES_AT, _DIGEST_AT, _SUMMARY_AT,
+ _DEK_AT) = (POST_ROW.index(name) for name in (
+    "section", "author", "sources", "tags", "aliases", "digest", "summary", "dek"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,57 +127,137 @@ def _index_of(posts: tuple[Post, ...], date: datetime | None, index: dict[int, i
 
 
 def encode_post(post: Post) -> list:
-    return [_encode_value(name, getattr(post, name)) for name in POST_ROW]
+    """The post's fields as plain values. Names that recur across posts (sections,
+    authors, tags, outlets, zones) are interned, so marshal stores each once; a
+    summary that repeats the dek is left out."""
+    row = [encode_value(name, getattr(post, name)) for name in POST_ROW]
+    for at in _DATES_AT:
+        if row[at] is not None and row[at][1]:
+            row[at][1] = sys.intern(row[at][1])
+    row[_SECTION_AT], row[_AUTHOR_AT] = sys.intern(post.section), sys.intern(post.author)
+    row[_TAGS_AT] = tuple(map(sys.intern, post.tags))
+    row[_SOURCES_AT] = [[sys.intern(s.name), s.url] for s in post.sources]
+    if post.summary == post.dek:
+        row[_SUMMARY_AT] = None
+    return row
 
 
 def save_snapshot(path: Path, snapshot: Snapshot) -> None:
     """Write the snapshot whole or not at all; one that cannot be written is dropped."""
     try:
-        payload = marshal.dumps([getattr(snapshot, f.name) for f in fields(Snapshot)])
-    except ValueError:  # front matter 'extra' holds a value marshal cannot keep
-        remove_snapshot(path)
-        return
-    data = MAGIC + hashlib.blake2b(payload, digest_size=DIGEST_SIZE).digest() + payload
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, path)
-    except OSError:
+        _changes_path(path).unlink(missing_ok=True)
+        write_sealed(path, MAGIC, [getattr(snapshot, f.name) for f in fields(Snapshot)])
+    except (OSError, ValueError):  # ValueError: 'extra' holds a value marshal cannot keep
         remove_snapshot(path)
 
 
 def remove_snapshot(path: Path) -> None:
     try:
+        _changes_path(path).unlink(missing_ok=True)
         path.unlink(missing_ok=True)
     except OSError:
         pass
 
 
 def load_snapshot(path: Path) -> Snapshot | None:
-    """Read a snapshot, or None when it is missing, damaged or of another version."""
-    try:
-        if path.is_symlink():
-            return None
-        data = path.read_bytes()
-    except OSError:
-        return None
-    head = len(MAGIC) + DIGEST_SIZE
-    if len(data) < head or not data.startswith(MAGIC):
-        return None
-    payload = data[head:]
-    if hashlib.blake2b(payload, digest_size=DIGEST_SIZE).digest() != data[len(MAGIC):head]:
-        return None
-    try:
-        values = marshal.loads(payload)
-    except (EOFError, ValueError, TypeError):
-        return None
+    """Read a snapshot and the changes recorded since it was written, or None when it is
+    missing, damaged or of another version."""
+    values = read_sealed(path, MAGIC)
     names = [f.name for f in fields(Snapshot)]
     if not isinstance(values, list) or len(values) != len(names):
         return None
     snapshot = Snapshot(**dict(zip(names, values)))
-    return snapshot if _well_formed(snapshot) else None
+    if not _well_formed(snapshot):
+        return None
+    changes = _read_changes(path)
+    return _with_changes(snapshot, changes) if changes is not None else snapshot
+
+
+# Edited posts recorded beside the snapshot before it is written again whole.
+MAX_CHANGED_POSTS = 64
+CHANGES_MAGIC = b"MRGEDIT1"
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What builds after the snapshot changed: far smaller than the snapshot itself."""
+
+    base: list  # the identity of the snapshot file they apply to
+    posts: dict  # rel_path -> [row, text_hash]
+    sources: dict  # rel_path -> signature, for files whose signature changed
+    unsettled: list
+    manifest_identity: list
+
+
+def record_changes(path: Path, snapshot: Snapshot, posts: dict[str, list],
+                   sources: dict[str, str], unsettled: list[str],
+                   manifest_identity: list | None) -> None:
+    """Record a build that changed only these posts' rows and these files' signatures:
+    in a small file beside the snapshot, or in the snapshot itself once there are many."""
+    previous = _read_changes(path)
+    merged_posts = {**(previous.posts if previous else {}), **posts}
+    merged_sources = {**(previous.sources if previous else {}), **sources}
+    base = _identity(path)
+    if manifest_identity is None:
+        remove_snapshot(path)
+        return
+    if len(merged_posts) > MAX_CHANGED_POSTS or base is None:
+        whole = _with_changes(snapshot, Changes([], posts, sources, unsettled,
+                                                manifest_identity))
+        if whole is None:
+            remove_snapshot(path)
+        else:
+            save_snapshot(path, whole)
+        return
+    changes = Changes(base, merged_posts, merged_sources, unsettled, manifest_identity)
+    try:
+        write_sealed(_changes_path(path), CHANGES_MAGIC,
+                     [getattr(changes, f.name) for f in fields(Changes)])
+    except (OSError, ValueError):
+        remove_snapshot(path)
+
+
+def _changes_path(path: Path) -> Path:
+    return path.with_name(path.name + ".changes")
+
+
+def _identity(path: Path) -> list | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return [info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
+
+
+def _read_changes(path: Path) -> Changes | None:
+    """The changes recorded for this very snapshot file, if any."""
+    values = read_sealed(_changes_path(path), CHANGES_MAGIC)
+    names = [f.name for f in fields(Changes)]
+    if not isinstance(values, list) or len(values) != len(names):
+        return None
+    changes = Changes(**dict(zip(names, values)))
+    if changes.base != _identity(path) or not (
+            isinstance(changes.posts, dict) and isinstance(changes.sources, dict)
+            and _lists(changes.unsettled, changes.manifest_identity)
+            and all(isinstance(v, list) and len(v) == 2 and isinstance(v[0], list)
+                    and len(v[0]) == len(POST_ROW) for v in changes.posts.values())):
+        return None
+    return changes
+
+
+def _with_changes(snapshot: Snapshot, changes: Changes) -> Snapshot | None:
+    posts, text_hashes = list(snapshot.posts), list(snapshot.text_hashes)
+    if changes.posts:
+        positions = post_index(snapshot)
+        for rel_path, (row, text_hash) in changes.posts.items():
+            if rel_path not in positions:
+                return None
+            posts[positions[rel_path]], text_hashes[positions[rel_path]] = row, text_hash
+    return replace(snapshot, posts=posts, text_hashes=text_hashes,
+                   sources={**snapshot.sources, **changes.sources},
+                   unsettled=changes.unsettled,
+                   manifest_identity=changes.manifest_identity)
 
 
 def _well_formed(snapshot: Snapshot) -> bool:
@@ -280,9 +362,6 @@ def restore_site(snapshot: Snapshot, config: Config, cache: ParseCache,
 
 _POST_FIELDS = [f.name for f in fields(Post)]
 _BODY_AT = _POST_FIELDS.index("body")
-_DATES_AT = [POST_ROW.index(name) for name in DATE_FIELDS]
-_SOURCES_AT, _TAGS_AT, _ALIASES_AT, _DIGEST_AT = (
-    POST_ROW.index(name) for name in ("sources", "tags", "aliases", "digest"))
 
 
 def decode_post(row: list, cache: ParseCache, text_hash: str, resolver) -> Post:
@@ -292,6 +371,8 @@ def decode_post(row: list, cache: ParseCache, text_hash: str, resolver) -> Post:
         values[at] = _decode_date(values[at])
     values[_SOURCES_AT] = tuple(Source(name, url) for name, url in values[_SOURCES_AT])
     values[_TAGS_AT], values[_ALIASES_AT] = tuple(values[_TAGS_AT]), tuple(values[_ALIASES_AT])
+    if values[_SUMMARY_AT] is None:
+        values[_SUMMARY_AT] = values[_DEK_AT]
     body: StoredBody = CachedBody(cache, text_hash, values[0])
     if values[_DIGEST_AT] != text_hash:  # its links to other content files were resolved
         body = ResolvedBody(body, resolver(values[0]))

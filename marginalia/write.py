@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import hashlib
-import json
 import os
 import shutil
 import stat
@@ -17,8 +16,11 @@ from typing import NoReturn
 
 from .errors import OutputError
 from .model import OutputFile
+from .sealed import read_sealed, write_sealed
 
 MARKER_NAME = ".marginalia-output"
+MANIFEST_SUFFIX = ".manifest"
+MANIFEST_MAGIC = b"MRGTREE1"
 MARKER_TEXT = "Marginalia: this folder is generated and replaced on every build"
 PROTECTED_DIRS = ("content", "layouts", "theme")
 
@@ -139,10 +141,10 @@ class StagedOutput:
         # one, so mtime-based sync tools upload exactly the changes.
         try:
             if (in_staging and in_staging[0] == digest and in_staging == in_live
-                    and _matches(os.path.join(self.staging_dir, rel_path), in_staging)):
+                    and _matches(f"{self.staging_dir}/{rel_path}", in_staging)):
                 self.manifest[rel_path] = in_staging
             elif (in_live and in_live[0] == digest
-                  and _matches(os.path.join(self.live_dir, rel_path), in_live)):
+                  and _matches(f"{self.live_dir}/{rel_path}", in_live)):
                 self.manifest[rel_path] = _place_file(output, digest, LINK, self.resolve,
                                                       self.output_dir, self.folders)
             elif output.content or not output.digest or output.copy_from:
@@ -167,7 +169,7 @@ class StagedOutput:
             if rel_path in self.manifest:
                 continue
             if staged.get(rel_path) == entry and _matches(
-                    os.path.join(staging_dir, rel_path), entry):
+                    f"{staging_dir}/{rel_path}", entry):
                 self.manifest[rel_path] = entry
             else:
                 self.place(OutputFile(rel_path, b"", rel_path, digest=entry[0], links=None))
@@ -254,7 +256,7 @@ def _manifest_path(tree: Path, output_dir: Path) -> Path:
     # Kept outside the tree, so published bytes never change with mtimes; a tree is
     # known by its folder's inode, which survives the renames of a swap.
     info = tree.stat()
-    return state_dir(output_dir) / f"{info.st_dev}-{info.st_ino}.json"
+    return state_dir(output_dir) / f"{info.st_dev}-{info.st_ino}{MANIFEST_SUFFIX}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,8 +304,8 @@ def read_tree_state(tree: Path, output_dir: Path) -> TreeState:
         known = _known_manifests.get(str(path))
         if known is not None and known[0] == _file_identity(path):
             return known[1]
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = read_sealed(path, MANIFEST_MAGIC)
+    except OSError:
         return unknown
     if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
         return unknown
@@ -337,10 +339,7 @@ def write_manifest(tree: Path, output_dir: Path, files: dict[str, list],
             os.path.join(root, folder) if folder else root).st_mtime_ns
     path = _manifest_path(tree, output_dir)
     path.parent.mkdir(exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps({"files": files, "folders": folders}, sort_keys=True),
-                         encoding="utf-8")
-    os.replace(temporary, path)
+    write_sealed(path, MANIFEST_MAGIC, {"files": files, "folders": folders})
     _remember_manifest(path, TreeState(files, folders))
 
 
@@ -349,8 +348,8 @@ def _forget_other_manifests(output_dir: Path) -> None:
     for tree in (output_dir, output_dir.parent / f".{output_dir.name}.spare"):
         if tree.is_dir():
             keep.add(_manifest_path(tree, output_dir).name)
-    for path in state_dir(output_dir).glob("*-*.json"):
-        if path.name not in keep:
+    for path in state_dir(output_dir).glob("*-*.*"):
+        if path.name not in keep and path.suffix in (MANIFEST_SUFFIX, ".json"):
             path.unlink(missing_ok=True)
 
 
@@ -427,7 +426,7 @@ def _verify_staging_tree(root: Path, staged: TreeState) -> dict[str, int]:
     known_folders = set(staged.folders)
     verified: dict[str, int] = {}
     for folder, mtime in staged.folders.items():
-        path = os.path.join(top, folder) if folder else top
+        path = f"{top}/{folder}" if folder else top
         try:
             info = os.lstat(path)
         except FileNotFoundError:

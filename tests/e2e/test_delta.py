@@ -248,3 +248,26 @@ def test_a_failed_full_build_keeps_the_snapshot_in_step_with_the_output(site, tm
     edit(site, "content/posts/later.md", "Some words.", "Different words.")
     assert build_edits(options(site)) is not None
     assert tree_snapshot(site / "output") == clean_build(site, tmp_path)
+
+
+def test_a_damaged_record_of_changes_is_declined(site):
+    edit(site, "content/posts/drills.md", "First words.", "Other words.")
+    assert build_edits(options(site)) is not None
+    changes = site / ".output.state" / (SNAPSHOT_NAME + ".changes")
+    changes.write_bytes(changes.read_bytes()[:-3])
+    edit(site, "content/posts/later.md", "Some words.", "Different words.")
+    declines(site)
+
+
+def test_many_changes_are_folded_into_the_snapshot(site, tmp_path, monkeypatch):
+    monkeypatch.setattr("marginalia.snapshot.MAX_CHANGED_POSTS", 1)
+    changes = site / ".output.state" / (SNAPSHOT_NAME + ".changes")
+    edit(site, "content/posts/drills.md", "First words.", "Other words.")
+    assert build_edits(options(site)) is not None
+    assert changes.is_file()
+    edit(site, "content/posts/later.md", "Some words.", "Different words.")
+    assert build_edits(options(site)) is not None
+    assert not changes.exists()
+    edit(site, "content/posts/budget.md", "Some words.", "Fewer words.")
+    assert build_edits(options(site)) is not None
+    assert tree_snapshot(site / "output") == clean_build(site, tmp_path)

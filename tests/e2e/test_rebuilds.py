@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import marshal
 import os
 import posixpath
 import shutil
@@ -28,7 +27,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import PROJECT_DIR, CliRun, build_in_process, tree_snapshot
-from marginalia.snapshot import DIGEST_SIZE, MAGIC, Snapshot
+from marginalia.sealed import seal, unseal
+from marginalia.snapshot import Snapshot
 
 POSTS_FIELD = list(Snapshot.__dataclass_fields__).index("posts")
 
@@ -490,22 +490,16 @@ def state_files(site: Path) -> list[Path]:
 
 
 def reshape(path: Path, value) -> None:
-    """Replace every entry of a state file by value: each manifest entry of a JSON file,
-    each column but the key of an SQLite table."""
-    if path.suffix == ".snapshot":
-        # Sealed with a valid checksum, so only the check of its shape can refuse it.
-        payload = marshal.loads(path.read_bytes()[len(MAGIC) + DIGEST_SIZE:])
-        payload[POSTS_FIELD] = [value for _ in payload[POSTS_FIELD]]
-        data = marshal.dumps(payload)
-        path.write_bytes(MAGIC + hashlib.blake2b(data, digest_size=DIGEST_SIZE).digest()
-                         + data)
-        return
-    if path.suffix == ".json":
-        data = json.loads(path.read_text(encoding="utf-8"))
-        entries = data["files"] if "files" in data else data
-        for key in list(entries):
+    """Replace every entry of a state file by value: each file of a manifest, each post of
+    the snapshot, each column but the key of an SQLite table."""
+    if path.suffix in (".snapshot", ".manifest"):
+        # Sealed again with a valid checksum, so only the check of its shape can refuse it.
+        magic = path.read_bytes()[:8]
+        payload = unseal(magic, path.read_bytes())
+        entries = payload[POSTS_FIELD] if isinstance(payload, list) else payload["files"]
+        for key in (range(len(entries)) if isinstance(entries, list) else list(entries)):
             entries[key] = value
-        path.write_text(json.dumps(data), encoding="utf-8")
+        path.write_bytes(seal(magic, payload))
         return
     with sqlite3.connect(path) as connection:
         for (table,) in connection.execute("SELECT name FROM sqlite_master WHERE type='table'"):
@@ -565,7 +559,9 @@ def test_damaged_state_does_not_bring_back_deleted_pages(model_site, tmp_path, c
                                         "entries as numbers"])
 def test_damaged_parse_cache_alone_is_ignored(model_site, tmp_path, corruption):
     site, model = model_site
-    for path in (site / ".cache" / "marginalia").glob("*.json"):
+    damaged = list((site / ".cache" / "marginalia").glob("parsed-*.sqlite"))
+    assert damaged
+    for path in damaged:
         CORRUPTIONS[corruption](path)
     result = edit_and_build(site, model, ("post_title", 2, 0))
     assert result.returncode == 0, result.stderr
