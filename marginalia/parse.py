@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from itertools import repeat
@@ -104,6 +103,8 @@ def _parse_many(sources: list[SourceFile | ContentFile], config: Config) -> Iter
     if len(sources) < PARALLEL_THRESHOLD or workers < 2:
         yield from (_parse_or_error(source, config) for source in sources)
         return
+    from concurrent.futures import ProcessPoolExecutor  # a rebuild from the cache never needs it
+
     chunk = max(1, min(64, len(sources) // (workers * 8)))
     with ProcessPoolExecutor(max_workers=workers) as pool:
         yield from pool.map(_parse_or_error, sources, repeat(config), chunksize=chunk)

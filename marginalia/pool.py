@@ -8,12 +8,10 @@ cache, and the parent writes the pages and merges the records, in job order.
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -36,6 +34,8 @@ def can_fork_workers(posts: int) -> bool:
     Never from a process with other threads running (the preview server): a fork
     copies the locks those threads may hold.
     """
+    import multiprocessing  # imported when first needed: small rebuilds never fork
+
     return (posts >= PARALLEL_POSTS and _worker_count() >= 2
             and threading.active_count() == 1
             and "fork" in multiprocessing.get_all_start_methods())
@@ -47,6 +47,9 @@ def run_jobs(jobs: Sequence[Job], cache: RenderCache | None,
     if not parallel:
         yield from map(_run, jobs)
         return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     global _shared
     _shared = (jobs, cache)
     # Keep the workers' garbage collector off the shared site: walking it would touch,
