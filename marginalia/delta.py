@@ -21,6 +21,7 @@ from __future__ import annotations
 import gc
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .assemble import link_resolver, resolve_links
 from .cache import ParseCache, cache_path, config_fingerprint, source_key
@@ -30,7 +31,7 @@ from .errors import BuildError
 from .feeds import feed_names
 from .incremental import RENDER_CACHE_NAME, RenderCache
 from .links import find_broken_links
-from .model import Config, ContentFile, Post
+from .model import Config, ContentFile, Post, Site
 from .parse import parse_source
 from .pool import run_jobs
 from .render import Renderer, jobs_showing
@@ -43,6 +44,9 @@ from .theme import collect_theme
 from .write import (ReusedFilesChanged, StagedOutput, WriteSummary, build_lock,
                     manifest_identity, read_manifest, state_dir)
 
+if TYPE_CHECKING:
+    from .pipeline import BuildOptions, LoadedSite
+
 # More touched or edited files than these at once are left to the full pipeline.
 MAX_TOUCHED = 256
 MAX_EDITED = 32
@@ -52,13 +56,25 @@ class NotAnEdit(Exception):
     """The build needs the full pipeline after all."""
 
 
-def build_edits(options) -> tuple | None:
+def build_edits(options: BuildOptions) -> tuple | None:
     """Build the site after edits to posts alone, or return None for the full pipeline.
 
     Returns (site, written summary, counts) on success.
     """
     if options.no_cache or options.preview:
         return None
+    # The snapshot makes no reference cycles worth collecting, and collection passes
+    # over its hundreds of thousands of objects cost a fifth of the whole build.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _build_edits(options)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _build_edits(options: BuildOptions) -> tuple | None:
     path = snapshot_path(state_dir(options.output_dir))
     snapshot = load_snapshot(path)
     if snapshot is None or snapshot.options != snapshot_options(options) or not in_window(
@@ -83,10 +99,6 @@ def build_edits(options) -> tuple | None:
     if fingerprint != snapshot.parse_fingerprint:
         return None
     cache = ParseCache(cache_path(options.site_dir, fingerprint), fingerprint, load_rows=False)
-    # The restored site makes no reference cycles worth collecting, and a collection
-    # pass over its tens of thousands of objects costs a sixth of the whole build.
-    collecting = gc.isenabled()
-    gc.disable()
     try:
         edits = _read_edits(options, snapshot, config, cache, touched, signatures, unsettled)
         return _rebuild(options, snapshot, config, cache, edits, signatures, unsettled,
@@ -95,16 +107,14 @@ def build_edits(options) -> tuple | None:
         return None
     finally:
         cache.close()
-        if collecting:
-            gc.enable()
 
 
-def snapshot_options(options) -> list:
+def snapshot_options(options: BuildOptions) -> list:
     return options_key(options.site_dir, options.output_dir, options.base_url,
                        options.drafts, options.future)
 
 
-def build_config(options) -> Config:
+def build_config(options: BuildOptions) -> Config:
     config = load_config(options.site_dir)
     if options.base_url:
         config = replace(config, base_url=options.base_url.rstrip("/") + "/")
@@ -124,7 +134,7 @@ class Edits:
         return link_resolver(rel_path, self.targets, self.parsed, {}, [])
 
 
-def _read_edits(options, snapshot: Snapshot, config: Config, cache: ParseCache,
+def _read_edits(options: BuildOptions, snapshot: Snapshot, config: Config, cache: ParseCache,
                 touched: list[str], signatures: dict[str, str], unsettled: set[str]) -> Edits:
     """Parse the touched posts whose text changed; raise NotAnEdit for anything else."""
     edits = Edits(snapshot)
@@ -172,7 +182,7 @@ def _size_and_mtime(signature: str) -> list[str]:
     return signature.split(":")[:2]
 
 
-def _rebuild(options, snapshot: Snapshot, config: Config, cache: ParseCache, edits: Edits,
+def _rebuild(options: BuildOptions, snapshot: Snapshot, config: Config, cache: ParseCache, edits: Edits,
              signatures: dict[str, str], unsettled: set[str], touched: list[str],
              path: Path) -> tuple:
     cache.reparse_body = lambda rel_path, text_hash: _reparse(options.site_dir, config,
@@ -205,13 +215,13 @@ def _rebuild(options, snapshot: Snapshot, config: Config, cache: ParseCache, edi
         "pages": sum(p.endswith(".html") for p in live),
         "feeds": sum(p.rsplit("/", 1)[-1] in feed_names(True) for p in live),
         "posts": len(site.posts),
-        "cached": len(site.posts) + len(site.pages) - len(edits.posts),
+        "cached": len(snapshot.posts) + len(snapshot.pages) - len(edits.posts),
         "reused": render_cache.reused,
     }
     return site, written, counts
 
 
-def _write(options, site, renderer: Renderer, shown: list[Post], readers: set[str],
+def _write(options: BuildOptions, site: Site, renderer: Renderer, shown: list[Post], readers: set[str],
            live: dict[str, list], render_cache: RenderCache) -> WriteSummary:
     """Render what the edits can change into a staging tree that keeps everything else."""
     with StagedOutput(options.output_dir, live) as staged:
@@ -267,7 +277,8 @@ def _save_after(snapshot: Snapshot, path: Path, output_dir: Path, edits: Edits,
                    manifest_identity(output_dir))
 
 
-def remember_build(options, loaded, static: str, clean: bool) -> None:
+def remember_build(options: BuildOptions, loaded: LoadedSite, static: str,
+                   clean: bool) -> None:
     """Snapshot a full build that succeeded, for the next build to start from; a build
     with warnings, or a file the parse cache could not keep, leaves none."""
     path = snapshot_path(state_dir(options.output_dir))

@@ -5,9 +5,11 @@ neighbours, feeds), but reading 10,000 cached posts back and assembling them
 costs more than everything else such a rebuild does. The snapshot holds the
 model as plain values (no bodies; those stay in the parse cache) together with
 what the build saw: the signature of every content file, the render cache's
-shared fingerprint and the identity of the output's manifest. It is one marshal
-blob behind a checksum: a damaged, truncated or foreign file is ignored, never
-trusted, and marshal only ever yields plain values, never runs code.
+shared fingerprint and the identity of the output's manifest. It is sealed
+(sealed.py: marshal behind a checksum) and its shape is checked on reading, so a
+damaged, truncated or foreign file is ignored, never trusted. A build that
+starts from the snapshot records what it changed in a small file beside it,
+rather than writing the whole snapshot again.
 """
 
 from __future__ import annotations
@@ -95,7 +97,7 @@ def in_window(window: list, now: datetime) -> bool:
 def make_snapshot(site: Site, options: list, parse_fingerprint: str, static: str,
                   manifest_identity: list, sources: dict[str, str], unsettled: list[str],
                   now: datetime, text_hashes: Mapping[str, str]) -> Snapshot:
-    """Describe an assembled site as plain values; raise ValueError when it cannot be."""
+    """Describe an assembled site as plain values."""
     posts = [*site.posts, *site.held_back]
     index = {id(p): i for i, p in enumerate(posts)}
 
