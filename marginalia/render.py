@@ -202,9 +202,10 @@ class Renderer:
     def feed(self, spec: FeedSpec, json_feed: bool) -> list[OutputFile]:
         """Render a listing's feeds, or reuse them when their items are unchanged."""
         names = feed_names(json_feed)
+        # A feed is dated by its newest item; only an empty one takes the site's date.
         page_key = self._page_key((spec.title, spec.description, spec.home_url),
                                   {"posts": spec.posts[:self.config.feed.items],
-                                   "newest": self.site.newest_date})
+                                   "newest": None if spec.posts else self.site.newest_date})
         if page_key and self.cache:
             reused = [self.cache.lookup(spec.url(name).lstrip("/"), page_key,
                                         self.fingerprints) for name in names]
