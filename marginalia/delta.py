@@ -240,7 +240,9 @@ def _write(options: BuildOptions, site: Site, renderer: Renderer, shown: list[Po
             if isinstance(outcome, BuildError):
                 raise NotAnEdit
             made += outcome
-        made += [renderer.redirect_page(alias, post) for post in shown for alias in post.aliases]
+        # Redirect pages are never cached, so any could read what changed: all are made.
+        made += [renderer.redirect_page(alias, post) for post in site.posts
+                 for alias in post.aliases]
         if any(output.rel_path not in live for output in made):
             raise NotAnEdit
         if find_broken_links([f for f in made if f.links], site, {}, existing=live.keys()):

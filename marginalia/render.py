@@ -477,7 +477,8 @@ def jobs_showing(site: Site, renderer: Renderer, edited: Collection[Post],
         near.update(p.rel_path for p in (around.previous, around.next) if p is not None)
     jobs: list[Job] = [(renderer.post_pages, (name, posts), {})
                        for name, posts in post_groups(site.posts)
-                       if any(p.rel_path in near for p in posts)]
+                       if any(p.rel_path in near or output_path(p.url) in site_readers
+                              for p in posts)]
     for job in listing_jobs(site, renderer) + feed_jobs(site, renderer):
         outputs, shown = _job_outputs(job, site.config)
         if not edited_ids.isdisjoint(map(id, shown)) or any(

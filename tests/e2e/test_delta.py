@@ -271,3 +271,26 @@ def test_many_changes_are_folded_into_the_snapshot(site, tmp_path, monkeypatch):
     edit(site, "content/posts/budget.md", "Some words.", "Fewer words.")
     assert build_edits(options(site)) is not None
     assert tree_snapshot(site / "output") == clean_build(site, tmp_path)
+
+
+def test_pages_whose_layout_reads_every_post_are_rendered_again(tmp_path):
+    """Post pages with a sidebar of one section's deks show other posts' words: with
+    enough posts to fill several groups of post pages, most are in no edited group."""
+    default = (Path(__file__).resolve().parents[2] / "layouts" / "post.html").read_text(
+        encoding="utf-8")
+    sidebar = ("{% block main %}<aside>{% for p in site.sections[0].posts %}{{ p.dek }} "
+               "{% endfor %}</aside>")
+    assert "{% block main %}" in default
+    fillers = {f"content/posts/filler-{n}.md": post_text(
+        f"Filler {n}", section="Trade Winds", date=f"2015-{n % 12 + 1:02d}-{n % 28 + 1:02d}")
+        for n in range(150)}
+    files = {**site_files(), **fillers,
+             "layouts/post.html": default.replace("{% block main %}", sidebar, 1)}
+    root = write_site(tmp_path / "site", files)
+    assert build_in_process(root, now=NOW).returncode == 0
+    edit(root, "content/posts/drills.md", "Allies, pushed together.", "Allies, at odds.")
+    assert build_edits(options(root)) is not None
+    pages = list((root / "output").rglob("filler-*/index.html"))
+    assert len(pages) == 150
+    assert all("Allies, at odds." in page.read_text(encoding="utf-8") for page in pages)
+    assert tree_snapshot(root / "output") == clean_build(root, tmp_path)

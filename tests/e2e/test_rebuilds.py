@@ -144,6 +144,10 @@ def layout_text(name: str, version: int) -> str:
     if not version:
         return original
     edit = f"<!-- layout edit {version} -->\n"
+    if version == 2:
+        # A layout that reads every section's posts: its pages depend on all of them.
+        edit += ("{% for s in site.sections %}{% for p in s.posts[:3] %}<i>{{ p.summary }}"
+                 "</i>{% endfor %}{% endfor %}\n")
     # Text outside blocks of a child template is never shown, so edit inside 'main'.
     if "{% block main %}\n" in original:
         return original.replace("{% block main %}\n", "{% block main %}\n" + edit, 1)
