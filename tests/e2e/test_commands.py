@@ -407,3 +407,27 @@ def test_list_follows_now(held_site):
     # The draft is listed as a draft, never as future, whatever its date.
     assert [line.split()[1] for line in out.splitlines()] == [
         "content/posts/gone.md", "content/posts/later.md"]
+
+
+@pytest.mark.parametrize("failing", [False, True])
+def test_the_command_line_exits_with_its_code_and_lets_a_profiler_write(tmp_path, failing):
+    """The program skips freeing its heap at exit, except under a profiler or tracer."""
+    import subprocess
+    import sys
+
+    from conftest import BUILD_SCRIPT, write_site
+    body = "date: 2016-13-01\n" if failing else ""
+    site = write_site(tmp_path / "site", {
+        "content/pages/about.md": "---\ntitle: About Us\n---\nWho we are.\n",
+        "content/posts/a.md": post_text("A Post").replace("date: 2016-06-29T16:40:00-04:00\n",
+                                                          body or "date: 2016-06-29\n")})
+    plain = subprocess.run([sys.executable, str(BUILD_SCRIPT), "--site", str(site), "-q"],
+                           capture_output=True, text=True, timeout=120)
+    assert plain.returncode == (1 if failing else 0), plain.stderr
+    stats = tmp_path / "build.prof"
+    profiled = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(stats),
+                               str(BUILD_SCRIPT), "--site", str(site), "-q"],
+                              capture_output=True, text=True, timeout=120)
+    # python -m cProfile itself ends with 0 whatever the script's exit code.
+    assert profiled.returncode == 0, profiled.stderr
+    assert stats.stat().st_size > 0
