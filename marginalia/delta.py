@@ -21,7 +21,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,7 +29,7 @@ from .assemble import link_resolver, resolve_links
 from .cache import ParseCache, cache_path, config_fingerprint, source_key
 from .config import load_config
 from .discover import is_markdown, read_source_at, scan_signatures
-from .errors import BuildError
+from .errors import BuildError, BuildErrors
 from .feeds import feed_names
 from .incremental import RENDER_CACHE_NAME, RenderCache
 from .links import find_broken_links
@@ -55,18 +55,28 @@ MAX_EDITED = 32
 
 
 class NotAnEdit(Exception):
-    """The build needs the full pipeline after all."""
+    """The build needs the full pipeline after all; the message says why."""
 
 
-def build_edits(options: BuildOptions) -> tuple | None:
-    """Build the site after edits to posts alone, or return None for the full pipeline.
+@dataclass(frozen=True, slots=True)
+class EditedBuild:
+    site: Site
+    written: WriteSummary
+    counts: dict[str, int]
+    edited: int  # posts read again
 
-    Returns (site, written summary, counts) on success.
-    """
-    if options.no_cache or options.preview:
-        return None
+
+def build_edits(options: BuildOptions) -> EditedBuild | str:
+    """Build the site after edits to posts alone, or say why the full pipeline must."""
+    if options.no_cache:
+        return "--no-cache"
+    if options.preview:
+        return "a preview"
     with collection_paused():
-        return _build_edits(options)
+        try:
+            return _build_edits(options)
+        except NotAnEdit as declined:
+            return str(declined)
 
 
 @contextmanager
@@ -83,15 +93,20 @@ def collection_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _build_edits(options: BuildOptions) -> tuple | None:
+def _build_edits(options: BuildOptions) -> EditedBuild:
     path = snapshot_path(state_dir(options.output_dir))
     snapshot = load_snapshot(path)
-    if snapshot is None or snapshot.options != snapshot_options(options) or not in_window(
-            snapshot.window, options.now):
-        return None
+    if snapshot is None:
+        raise NotAnEdit("no usable snapshot of the last build")
+    if snapshot.options != snapshot_options(options):
+        raise NotAnEdit("the last build had other options")
+    if not in_window(snapshot.window, options.now):
+        raise NotAnEdit("a post's date or expiry has come since the last build")
     scanned = scan_signatures(options.site_dir)
-    if scanned is None or scanned[0].keys() != snapshot.sources.keys():
-        return None
+    if scanned is None:
+        raise NotAnEdit("content/ holds a symbolic link or cannot be listed")
+    if scanned[0].keys() != snapshot.sources.keys():
+        raise NotAnEdit("files were added to, removed from or renamed in content/")
     signatures, unsettled = scanned
     # A file changed within the timestamps' resolution may keep its signature: one that
     # was too fresh to trust then, or is now, is looked at by its content.
@@ -99,21 +114,24 @@ def _build_edits(options: BuildOptions) -> tuple | None:
     touched = [p for p, signature in signatures.items()
                if signature != snapshot.sources[p] or p in doubtful]
     if len(touched) > MAX_TOUCHED:
-        return None
+        raise NotAnEdit(f"{len(touched)} files under content/ changed")
     try:
         config = build_config(options)
     except BuildError:
-        return None
+        raise NotAnEdit("site.toml has a problem") from None
     fingerprint = config_fingerprint(config)
     if fingerprint != snapshot.parse_fingerprint:
-        return None
+        raise NotAnEdit("site.toml changed")
     cache = ParseCache(cache_path(options.site_dir, fingerprint), fingerprint, load_rows=False)
     try:
         edits = _read_edits(options, snapshot, config, cache, touched, signatures, unsettled)
         return _rebuild(options, snapshot, config, cache, edits, signatures, unsettled,
                         touched, path)
-    except (NotAnEdit, BuildError, ReusedFilesChanged):
-        return None
+    except ReusedFilesChanged as changed:
+        raise NotAnEdit(f"output/{changed.paths[0]} was changed by hand") from None
+    except BuildError as problem:
+        first = problem.errors[0] if isinstance(problem, BuildErrors) else problem
+        raise NotAnEdit(f"{first.path or 'a file'} has a problem") from None
     finally:
         cache.close()
 
@@ -153,26 +171,27 @@ def _read_edits(options: BuildOptions, snapshot: Snapshot, config: Config, cache
             # An asset is copied, and known by its size and mtime, in every build.
             if _size_and_mtime(signatures[rel_path]) != _size_and_mtime(
                     snapshot.sources[rel_path]):
-                raise NotAnEdit
+                raise NotAnEdit(f"{rel_path} changed")
             continue
         source = read_source_at(options.site_dir / rel_path, rel_path)
         text_hash = source_key(rel_path, source.text)
         index = edits.positions.get(rel_path)
         if index is None:
             if pages.get(rel_path) != text_hash:
-                raise NotAnEdit
+                raise NotAnEdit(f"{rel_path} changed")
             continue
         if text_hash == snapshot.text_hashes[index]:
             continue
         if len(edits.posts) == MAX_EDITED:
-            raise NotAnEdit
+            raise NotAnEdit(f"more than {MAX_EDITED} posts changed")
         post = parse_source(source, config)
         old = _decode(snapshot, index, cache, edits)
         if not isinstance(post, Post) or place_of(post) != place_of(old):
-            raise NotAnEdit
+            raise NotAnEdit(f"{rel_path} moved: its URL, section, dates, tags, author, "
+                            "draft state or aliases changed")
         post, errors = resolve_links(post, edits.targets, edits.parsed)
         if errors:
-            raise NotAnEdit
+            raise NotAnEdit(f"{rel_path} links to a file that is not published")
         edits.posts[rel_path], edits.hashes[rel_path] = post, text_hash
         cache.put(ContentFile(rel_path, "post", "", signatures[rel_path],
                               settled=rel_path not in unsettled), text_hash, post)
@@ -183,8 +202,8 @@ def _decode(snapshot: Snapshot, index: int, cache: ParseCache, edits: Edits) -> 
     try:
         return decode_post(snapshot.posts[index], cache, snapshot.text_hashes[index],
                            edits.resolver)
-    except (TypeError, ValueError, KeyError, IndexError) as damaged:
-        raise NotAnEdit from damaged
+    except (TypeError, ValueError, KeyError, IndexError):
+        raise NotAnEdit("the snapshot of the last build is damaged") from None
 
 
 def _size_and_mtime(signature: str) -> list[str]:
@@ -198,18 +217,18 @@ def _rebuild(options: BuildOptions, snapshot: Snapshot, config: Config, cache: P
                                                               rel_path, text_hash)
     try:
         site = restore_site(snapshot, config, cache, edits.posts, edits.resolver)
-    except (TypeError, ValueError, KeyError, IndexError) as damaged:
-        raise NotAnEdit from damaged
+    except (TypeError, ValueError, KeyError, IndexError):
+        raise NotAnEdit("the snapshot of the last build is damaged") from None
     env, theme = load_templates(options.site_dir), collect_theme(options.site_dir)
     with build_lock(options.output_dir):
         if manifest_identity(options.output_dir) != snapshot.manifest_identity:
-            raise NotAnEdit
+            raise NotAnEdit("the output folder changed since the last build")
         live = read_manifest(options.output_dir, options.output_dir)
         render_cache = RenderCache(state_dir(options.output_dir) / RENDER_CACHE_NAME, live)
         try:
             renderer = Renderer(site, env, theme, options.now, False, render_cache)
             if renderer.fingerprints.static != snapshot.static:
-                raise NotAnEdit
+                raise NotAnEdit("site.toml, a layout, the theme or a standing page changed")
             readers = {p for p, (_, _, used) in render_cache.entries.items() if used}
             published = {p.rel_path: p for p in site.posts}
             shown = [published[p] for p in edits.posts if p in published]
@@ -227,7 +246,7 @@ def _rebuild(options: BuildOptions, snapshot: Snapshot, config: Config, cache: P
         "cached": len(snapshot.posts) + len(snapshot.pages) - len(edits.posts),
         "reused": render_cache.reused,
     }
-    return site, written, counts
+    return EditedBuild(site, written, counts, len(edits.posts))
 
 
 def _write(options: BuildOptions, site: Site, renderer: Renderer, shown: list[Post], readers: set[str],
@@ -238,15 +257,16 @@ def _write(options: BuildOptions, site: Site, renderer: Renderer, shown: list[Po
         for outcome in run_jobs(jobs_showing(site, renderer, shown, readers), render_cache,
                                 parallel=False):
             if isinstance(outcome, BuildError):
-                raise NotAnEdit
+                raise outcome
             made += outcome
         # Redirect pages are never cached, so any could read what changed: all are made.
         made += [renderer.redirect_page(alias, post) for post in site.posts
                  for alias in post.aliases]
         if any(output.rel_path not in live for output in made):
-            raise NotAnEdit
+            raise NotAnEdit("the theme has a new file")
         if find_broken_links([f for f in made if f.links], site, {}, existing=live.keys()):
-            raise NotAnEdit  # the full pipeline words the warning and its place
+            # The full pipeline words the warning and places it.
+            raise NotAnEdit("a page links to nothing")
         for output in made:
             staged.place(output)
         staged.keep_live()
@@ -276,7 +296,7 @@ def _reparse(site_dir: Path, config: Config, rel_path: str, text_hash: str) -> s
     """A post body missing from the parse cache: parse its unchanged file again."""
     source = read_source_at(site_dir / rel_path, rel_path)
     if source_key(rel_path, source.text) != text_hash:
-        raise NotAnEdit
+        raise NotAnEdit(f"{rel_path} changed while the site was building")
     return parse_source(source, config).body_html
 
 

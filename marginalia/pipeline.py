@@ -13,7 +13,7 @@ import jinja2
 from .assemble import Visibility, assemble_site
 from .cache import ParseCache, cache_path, config_fingerprint
 from .config import load_config
-from .delta import build_edits, remember_build
+from .delta import EditedBuild, build_edits, remember_build
 from .discover import SourceTexts, discover_sources
 from .errors import BuildError, OutputError, raise_if_any
 from .feeds import feed_names
@@ -50,6 +50,7 @@ class BuildResult:
     seconds: float
     counts: dict[str, int] = field(default_factory=dict)
     warnings: tuple[BuildError, ...] = ()
+    route: str = ""  # how the build went about it, for -v
 
 
 @dataclass
@@ -169,11 +170,15 @@ def build_site(options: BuildOptions, progress: Progress | None = None,
     """
     started = time.perf_counter()
     check_output_dir(options.output_dir, options.site_dir, options.force)
+    route = "the preview's full build"
     if warm is None:
         edits = build_edits(options)
-        if edits is not None:
-            site, written, counts = edits
-            return BuildResult(site, (), written, time.perf_counter() - started, counts)
+        if isinstance(edits, EditedBuild):
+            return BuildResult(edits.site, (), edits.written, time.perf_counter() - started,
+                               edits.counts, route="from the last build's snapshot: "
+                               f"{edits.edited} edited post{'' if edits.edited == 1 else 's'}"
+                               " read again")
+        route = f"full build: {edits}"
     loaded = load_site(options, progress, warm=warm)
     site = loaded.site
     try:
@@ -201,4 +206,4 @@ def build_site(options: BuildOptions, progress: Progress | None = None,
         "reused": render_cache.reused,
     }
     return BuildResult(site, files, written, time.perf_counter() - started,
-                       counts, tuple(warnings))
+                       counts, tuple(warnings), route)

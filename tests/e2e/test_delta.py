@@ -1,7 +1,7 @@
 """End-to-end: a rebuild after edits to posts alone starts from the last build's snapshot.
 
-build_edits either builds exactly what a clean build would, or declines (returns
-None) without writing anything, leaving the build to the full pipeline. Each
+build_edits either builds exactly what a clean build would, or declines, saying
+why, without writing anything, leaving the build to the full pipeline. Each
 case below checks one of the two.
 """
 
@@ -15,7 +15,7 @@ import pytest
 
 from conftest import build_in_process, post_text, tree_snapshot, write_site
 from marginalia.cli import read_now
-from marginalia.delta import build_edits
+from marginalia.delta import EditedBuild, build_edits
 from marginalia.pipeline import BuildOptions
 from marginalia.snapshot import SNAPSHOT_NAME
 
@@ -93,7 +93,7 @@ def state(site: Path) -> dict[str, bytes]:
 def test_an_edit_that_moves_no_post_gives_the_bytes_of_a_clean_build(site, tmp_path,
                                                                       rel_path, old, new):
     edit(site, rel_path, old, new)
-    assert build_edits(options(site)) is not None
+    assert isinstance(build_edits(options(site)), EditedBuild)
     assert tree_snapshot(site / "output") == clean_build(site, tmp_path)
 
 
@@ -102,7 +102,7 @@ def test_successive_edits_each_start_from_the_snapshot_the_last_one_left(site, t
         text = post_text("Missile Drills", body=words + "\n", tags="[Japan, Missile Defense]",
                          dek='"Allies, pushed together."')
         (site / "content/posts/drills.md").write_text(text, encoding="utf-8")
-        assert build_edits(options(site)) is not None
+        assert isinstance(build_edits(options(site)), EditedBuild)
         assert tree_snapshot(site / "output") == clean_build(site, tmp_path)
     # A later full build agrees with what the snapshot builds left in the caches.
     result = build_in_process(site, now=NOW)
@@ -114,7 +114,7 @@ def test_an_edit_keeps_the_mtime_of_every_file_it_does_not_change(site):
     before = {p: p.stat().st_mtime_ns for p in (site / "output").rglob("*") if p.is_file()}
     old_bytes = {p: p.read_bytes() for p in before}
     edit(site, "content/posts/later.md", "Some words.", "Different words.")
-    assert build_edits(options(site)) is not None
+    assert isinstance(build_edits(options(site)), EditedBuild)
     changed = [p for p in before if p.read_bytes() != old_bytes[p]]
     assert changed and all(p.stat().st_mtime_ns > before[p] for p in changed)
     assert all(p.stat().st_mtime_ns == before[p] for p in before
@@ -125,36 +125,52 @@ def test_touching_a_file_without_changing_it_rebuilds_nothing(site):
     before = tree_snapshot(site / "output")
     for path in (site / "content").rglob("*.md"):
         path.write_bytes(path.read_bytes())
-    written = build_edits(options(site))[1]
+    written = build_edits(options(site)).written
     assert (written.added, written.changed, written.removed) == ((), (), ())
     assert tree_snapshot(site / "output") == before
 
 
 # --- everything else is left to the full pipeline, untouched -------------------------------
 
-def declines(site: Path, build_options: BuildOptions | None = None) -> None:
+def declines(site: Path, build_options: BuildOptions | None = None, because: str = "") -> None:
     before = state(site)
-    assert build_edits(build_options or options(site)) is None
+    reason = build_edits(build_options or options(site))
+    assert isinstance(reason, str) and because in reason, reason
     assert state(site) == before
 
 
-@pytest.mark.parametrize("rel_path, old, new", [
-    ("content/posts/drills.md", "2016-06-29T16:40:00-04:00", "2016-06-28T16:40:00-04:00"),
-    ("content/posts/drills.md", "[Japan, Missile Defense]", "[Japan]"),
-    ("content/posts/drills.md", "section: North Korea Fallout", "section: Trade Winds"),
-    ("content/posts/drills.md", 'title: "Missile Drills"', 'title: "Missile Tests"'),
-    ("content/posts/later.md", "author: Ada Reyes", "author: Bo Lind"),
-    ("content/posts/drills.md", 'title: "Missile Drills"', 'title: "Missile Drills"\ndraft: true'),
-    ("content/posts/draft.md", "draft: true", "draft: false"),
-    ("content/posts/drills.md", "First words.", "A [broken link](/nowhere/)."),
-    ("content/posts/drills.md", "First words.", "A link to [a draft](draft.md)."),
-    ("content/posts/drills.md", "date: 2016", "date: 2016-13-01\nupdated: 2016"),
-    ("content/pages/about.md", "Who we are.", "Who we are now."),
-    ("site.toml", 'title = "Test Blog"', 'title = "Another Blog"'),
+MOVED = "content/posts/drills.md moved"
+
+
+@pytest.mark.parametrize("rel_path, old, new, because", [
+    ("content/posts/drills.md", "2016-06-29T16:40:00-04:00", "2016-06-28T16:40:00-04:00",
+     MOVED),
+    ("content/posts/drills.md", "[Japan, Missile Defense]", "[Japan]", MOVED),
+    ("content/posts/drills.md", "section: North Korea Fallout", "section: Trade Winds", MOVED),
+    ("content/posts/drills.md", 'title: "Missile Drills"', 'title: "Missile Tests"', MOVED),
+    ("content/posts/later.md", "author: Ada Reyes", "author: Bo Lind",
+     "content/posts/later.md moved"),
+    ("content/posts/drills.md", 'title: "Missile Drills"', 'title: "Missile Drills"\ndraft: true',
+     MOVED),
+    ("content/posts/draft.md", "draft: true", "draft: false", "content/posts/draft.md moved"),
+    ("content/posts/drills.md", "First words.", "A [broken link](/nowhere/).",
+     "a page links to nothing"),
+    ("content/posts/drills.md", "First words.", "A link to [a draft](draft.md).",
+     "content/posts/drills.md links to a file that is not published"),
+    ("content/posts/drills.md", "date: 2016", "date: 2016-13-01\nupdated: 2016",
+     "content/posts/drills.md has a problem"),
+    ("content/pages/about.md", "Who we are.", "Who we are now.",
+     "content/pages/about.md changed"),
+    ("site.toml", 'title = "Test Blog"', 'title = "Another Blog"',
+     "site.toml changed"),
+    ("site.toml", "posts_per_page = 2", "posts_per_page = [", "site.toml has a problem"),
+    ("site.toml", 'timezone = "America/New_York"', 'timezone = "Europe/Paris"',
+     "site.toml changed"),
 ])
-def test_an_edit_that_moves_a_post_or_touches_the_rest_is_declined(site, rel_path, old, new):
+def test_an_edit_that_moves_a_post_or_touches_the_rest_is_declined(site, rel_path, old, new,
+                                                                    because):
     edit(site, rel_path, old, new)
-    declines(site)
+    declines(site, because=because)
 
 
 def test_a_broken_post_is_left_for_the_full_build_to_report(site):
@@ -167,8 +183,13 @@ def test_a_broken_post_is_left_for_the_full_build_to_report(site):
     assert state(site) == before
 
 
-@pytest.mark.parametrize("change", ["add", "remove", "asset", "layout", "theme"])
-def test_a_change_beyond_post_text_is_declined(site, change):
+@pytest.mark.parametrize("change, because", [
+    ("add", "added to, removed from or renamed in content/"),
+    ("remove", "added to, removed from or renamed in content/"),
+    ("asset", "content/posts/map.png changed"),
+    ("layout", "a layout, the theme"),
+    ("theme", "a layout, the theme")])
+def test_a_change_beyond_post_text_is_declined(site, change, because):
     if change == "add":
         (site / "content/posts/new.md").write_text(post_text("New"), encoding="utf-8")
     elif change == "remove":
@@ -185,13 +206,13 @@ def test_a_change_beyond_post_text_is_declined(site, change):
         (site / "theme").mkdir()
         (site / "theme" / "style.css").write_text("body { color: red; }\n", encoding="utf-8")
     edit(site, "content/posts/drills.md", "First words.", "Other words.")
-    declines(site)
+    declines(site, because=because)
 
 
 def test_the_clock_passing_a_scheduled_post_is_declined(site):
     edit(site, "content/posts/drills.md", "First words.", "Other words.")
-    declines(site, options(site, now="2030-06-02T00:00:00Z"))
-    assert build_edits(options(site, now="2030-05-31T00:00:00Z")) is not None
+    declines(site, options(site, now="2030-06-02T00:00:00Z"), "a post's date or expiry")
+    assert isinstance(build_edits(options(site, now="2030-05-31T00:00:00Z")), EditedBuild)
 
 
 @pytest.mark.parametrize("overrides", [{"base_url": "https://preview.example/"},
@@ -204,7 +225,7 @@ def test_other_options_than_the_last_build_are_declined(site, overrides):
 def declined_edit_builds_as_clean(site: Path, scratch: Path) -> None:
     """Edit a post's words: the snapshot declines, and the full build is right."""
     edit(site, "content/posts/drills.md", "First words.", "Other words.")
-    assert build_edits(options(site)) is None
+    assert isinstance(build_edits(options(site)), str)
     result = build_in_process(site, now=NOW)
     assert result.returncode == 0, result.stderr
     assert tree_snapshot(site / "output") == clean_build(site, scratch)
@@ -246,13 +267,13 @@ def test_a_failed_full_build_keeps_the_snapshot_in_step_with_the_output(site, tm
     assert build_in_process(site, now=NOW).returncode == 1
     edit(site, "content/posts/drills.md", "date: 2016-13-01\nupdated: 2016", "date: 2016")
     edit(site, "content/posts/later.md", "Some words.", "Different words.")
-    assert build_edits(options(site)) is not None
+    assert isinstance(build_edits(options(site)), EditedBuild)
     assert tree_snapshot(site / "output") == clean_build(site, tmp_path)
 
 
 def test_a_damaged_record_of_changes_is_declined(site):
     edit(site, "content/posts/drills.md", "First words.", "Other words.")
-    assert build_edits(options(site)) is not None
+    assert isinstance(build_edits(options(site)), EditedBuild)
     changes = site / ".output.state" / (SNAPSHOT_NAME + ".changes")
     changes.write_bytes(changes.read_bytes()[:-3])
     edit(site, "content/posts/later.md", "Some words.", "Different words.")
@@ -263,13 +284,13 @@ def test_many_changes_are_folded_into_the_snapshot(site, tmp_path, monkeypatch):
     monkeypatch.setattr("marginalia.snapshot.MAX_CHANGED_POSTS", 1)
     changes = site / ".output.state" / (SNAPSHOT_NAME + ".changes")
     edit(site, "content/posts/drills.md", "First words.", "Other words.")
-    assert build_edits(options(site)) is not None
+    assert isinstance(build_edits(options(site)), EditedBuild)
     assert changes.is_file()
     edit(site, "content/posts/later.md", "Some words.", "Different words.")
-    assert build_edits(options(site)) is not None
+    assert isinstance(build_edits(options(site)), EditedBuild)
     assert not changes.exists()
     edit(site, "content/posts/budget.md", "Some words.", "Fewer words.")
-    assert build_edits(options(site)) is not None
+    assert isinstance(build_edits(options(site)), EditedBuild)
     assert tree_snapshot(site / "output") == clean_build(site, tmp_path)
 
 
@@ -289,8 +310,18 @@ def test_pages_whose_layout_reads_every_post_are_rendered_again(tmp_path):
     root = write_site(tmp_path / "site", files)
     assert build_in_process(root, now=NOW).returncode == 0
     edit(root, "content/posts/drills.md", "Allies, pushed together.", "Allies, at odds.")
-    assert build_edits(options(root)) is not None
+    assert isinstance(build_edits(options(root)), EditedBuild)
     pages = list((root / "output").rglob("filler-*/index.html"))
     assert len(pages) == 150
     assert all("Allies, at odds." in page.read_text(encoding="utf-8") for page in pages)
     assert tree_snapshot(root / "output") == clean_build(root, tmp_path)
+
+
+def test_verbose_output_says_how_the_build_went_about_it(site):
+    edit(site, "content/posts/drills.md", "First words.", "Other words.")
+    result = build_in_process(site, "-v", now=NOW)
+    assert "from the last build's snapshot: 1 edited post read again" in result.stdout
+    (site / "content/posts/new.md").write_text(post_text("New"), encoding="utf-8")
+    result = build_in_process(site, "-v", now=NOW)
+    assert ("full build: files were added to, removed from or renamed in content/"
+            in result.stdout)
