@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from .errors import BuildError, OutputCollisionError, raise_if_any
 from .feeds import FeedSpec, feed_names, permalink, render_feed_files
-from .model import OutputFile, Page, Pager, Post, Site
+from .model import Config, OutputFile, Page, Pager, Post, Site
 from .parse import Progress
 from .pool import Job, can_fork_workers, run_jobs
 from .templates import compile_layouts, render_template
@@ -487,7 +487,7 @@ def jobs_showing(site: Site, renderer: Renderer, edited: Collection[Post],
     return jobs
 
 
-def _job_outputs(job: Job, config) -> tuple[list[str], Sequence[Post]]:
+def _job_outputs(job: Job, config: Config) -> tuple[list[str], Sequence[Post]]:
     """The files a listing, page or feed job writes, and the posts it is given."""
     make, args, kwargs = job
     kind = getattr(make, "__func__", make)
