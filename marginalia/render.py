@@ -78,7 +78,7 @@ class Renderer:
         self.cache = cache
         self.fingerprints = Fingerprints(site, (
             repr(self.config), templates_digest(env), sorted(theme.urls.items()),
-            site.copyright_years, repr(site.pages), repr(config_sections(site)), preview,
+            site.copyright_years, repr(page_menus(site)), repr(config_sections(site)), preview,
             [(p.rel_path, status) for p in site.posts if (status := self.post_status(p))]))
         if cache is not None:
             cache.static = self.fingerprints.static
@@ -590,6 +590,12 @@ def templates_digest(env: jinja2.Environment) -> str:
         source, _, _ = env.loader.get_source(env, name)
         digest.update(f"{name}\0{source}\0".encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
+
+
+def page_menus(site: Site) -> list[tuple[str, str, str]]:
+    """What every page shows of the standing pages: the header and footer menus. The
+    rest of a standing page, its words included, is shown on its own page alone."""
+    return [(p.menu, p.title, p.url) for p in site.pages if p.menu]
 
 
 def config_sections(site: Site) -> list[tuple[str, str, str]]:

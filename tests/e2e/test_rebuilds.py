@@ -85,6 +85,7 @@ class Model:
     layouts: dict[str, int] = field(default_factory=dict)  # file -> version, 0 = original
     css: int = 0
     renames: int = 0
+    about: int = 0  # which version of the About Us page: its words, then its title
 
     def published(self, key: int) -> bool:
         post = self.posts.get(key)
@@ -157,7 +158,7 @@ def layout_text(name: str, version: int) -> str:
 def site_files(model: Model) -> dict[str, str | bytes]:
     files: dict[str, str | bytes] = {
         "site.toml": config_text(model),
-        "content/pages/about.md": "---\ntitle: About Us\nmenu: footer\n---\nWho we are.\n",
+        "content/pages/about.md": ABOUT_VERSIONS[model.about],
         "content/posts/b/photo.png": PHOTO,
         "theme/style.css": ((PROJECT_DIR / "theme/style.css").read_text(encoding="utf-8")
                             + (f"\n.edit-{model.css} {{ color: red; }}\n" if model.css else "")),
@@ -209,6 +210,9 @@ def apply_operation(model: Model, operation: tuple[str, int, int]) -> None:
     if name == "css":
         model.css = choice % 3
         return
+    if name == "about":
+        model.about = choice % len(ABOUT_VERSIONS)
+        return
     if name == "add":
         key, model.next_key = model.next_key, model.next_key + 1
         model.posts[key] = PostSpec(
@@ -243,7 +247,10 @@ def apply_operation(model: Model, operation: tuple[str, int, int]) -> None:
     model.posts[key] = replace(post, **changes)
 
 
-OPERATION_NAMES = ("body", "post_title", "tags", "date", "author", "section", "draft",
+ABOUT_VERSIONS = ("---\ntitle: About Us\nmenu: footer\n---\nWho we are.\n",
+                  "---\ntitle: About Us\nmenu: footer\n---\nWho we are, and *why*.\n",
+                  "---\ntitle: About This Site\nmenu: footer\nurl: /about/\n---\nWho we are.\n")
+OPERATION_NAMES = ("about", "body", "post_title", "tags", "date", "author", "section", "draft",
                    "alias", "add", "delete", "rename", "layout", "css", "title", "per_page",
                    "feed_items")
 operations = st.tuples(st.sampled_from(OPERATION_NAMES), st.integers(0, 20), st.integers(0, 20))
