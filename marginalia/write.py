@@ -184,8 +184,8 @@ class StagedOutput:
             removed_from = _remove_leftovers(self.staging_dir, self.staged.files,
                                              self.manifest)
             _write_marker(self.staging)
-            written = _with_ancestors([os.path.relpath(f, self.resolve.root_dir)
-                                       for f in self.folders] + removed_from)
+            root = len(self.resolve.root_dir) + 1  # every folder is under it, normalised
+            written = _with_ancestors([f[root:] for f in self.folders] + removed_from)
             write_manifest(self.staging, self.output_dir, self.manifest,
                            {f: m for f, m in self.untouched.items() if f not in written})
             swap_in(self.staging, self.output_dir)
@@ -511,6 +511,7 @@ class TargetResolver:
     def __init__(self, root: Path, trusted_tree: bool = False):
         self.root = root.resolve()
         self.root_dir = str(self.root)
+        self.inside = self.root_dir.rstrip("/") + "/"  # what every path below it starts with
         self.trusted_tree = trusted_tree
         self.folders: dict[str, str] = {"": self.root_dir}
 
@@ -522,13 +523,15 @@ class TargetResolver:
             raise OutputError(f"output path '{rel_path}' does not name a file", rel_path)
         folder = self.folders.get(parent)
         if folder is None:
-            joined = self.root / parent
-            resolved = Path(os.path.normpath(joined)) if self.trusted_tree else joined.resolve()
-            if not resolved.is_relative_to(self.root):
+            if self.trusted_tree:
+                folder = os.path.normpath(f"{self.root_dir}/{parent}")
+            else:
+                folder = str((self.root / parent).resolve())
+            if folder != self.root_dir and not folder.startswith(self.inside):
                 raise OutputError(f"output path '{rel_path}' leaves the output folder",
                                   rel_path)
-            folder = self.folders[parent] = str(resolved)
-        return os.path.join(folder, name)
+            self.folders[parent] = folder
+        return f"{folder}/{name}"
 
 
 def swap_in(staging: Path, output_dir: Path) -> None:
