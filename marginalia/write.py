@@ -146,7 +146,7 @@ class StagedOutput:
             elif (in_live and in_live[0] == digest
                   and _matches(f"{self.live_dir}/{rel_path}", in_live)):
                 self.manifest[rel_path] = _place_file(output, digest, LINK, self.resolve,
-                                                      self.output_dir, self.folders)
+                                                      self.output_dir, self.folders, in_live)
             elif output.content or not output.digest or output.copy_from:
                 self.manifest[rel_path] = _place_file(output, digest, WRITE, self.resolve,
                                                       self.output_dir, self.folders)
@@ -385,23 +385,47 @@ def _return_spare_tree(staging: Path, output_dir: Path) -> None:
 
 
 def _place_file(output: OutputFile, digest: str, how: str, resolve: TargetResolver,
-                output_dir: Path, folders: set[str]) -> list:
-    """Link or write one file into the staging tree, as planned; return its manifest entry."""
+                output_dir: Path, folders: set[str], live: list | None = None) -> list:
+    """Link or write one file into the staging tree, as planned; return its manifest entry.
+
+    A file the tree does not have yet is made in place; one it has is replaced through
+    a temporary file, so that it is never seen half written. A link is the live file
+    itself, whose size and mtime (live) were just checked.
+    """
     target = resolve(output.rel_path)
     folder, name = os.path.split(target)
-    temporary = os.path.join(folder, f".{name}.tmp")
     if folder not in folders:
         os.makedirs(folder, exist_ok=True)
         folders.add(folder)
     if how == LINK:
-        os.link(os.path.join(output_dir, output.rel_path), temporary)
-    elif output.copy_from:
+        source = f"{output_dir}/{output.rel_path}"
+        try:
+            os.link(source, target)
+        except FileExistsError:
+            temporary = f"{folder}/.{name}.tmp"
+            os.link(source, temporary)
+            os.replace(temporary, target)
+        return list(live) if live else _entry(target, digest)
+    if output.copy_from:
+        temporary = f"{folder}/.{name}.tmp"
         shutil.copyfile(output.copy_from, temporary)
+        os.replace(temporary, target)
+        return _entry(target, digest)
+    try:
+        handle = open(target, "xb")
+    except FileExistsError:
+        temporary = f"{folder}/.{name}.tmp"
+        with open(temporary, "wb") as replacement:
+            replacement.write(output.content)
+        os.replace(temporary, target)
     else:
-        with open(temporary, "wb") as handle:
+        with handle:
             handle.write(output.content)
-    os.replace(temporary, target)
-    info = os.stat(target)
+    return _entry(target, digest)
+
+
+def _entry(path: str, digest: str) -> list:
+    info = os.stat(path)
     return [digest, info.st_size, info.st_mtime_ns]
 
 
