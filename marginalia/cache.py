@@ -292,7 +292,7 @@ def decode_item(rel_path: str, kind: str, meta: str, text_hash: str,
         raise ValueError("a cached entry has the wrong shape")
     data = dict(zip(names, values))
     for name in DATE_FIELDS.intersection(data):
-        data[name] = _decode_date(data[name])
+        data[name] = decode_date(data[name])
     for name in TUPLE_FIELDS.intersection(data):
         data[name] = tuple(data[name])
     if kind == "page":
@@ -304,7 +304,8 @@ def decode_item(rel_path: str, kind: str, meta: str, text_hash: str,
                 digest=text_hash, **data)
 
 
-def _decode_date(value: list | None) -> datetime | None:
+def decode_date(value: list | None) -> datetime | None:
+    """Rebuild a date from encode_value's output, refusing one of the wrong shape."""
     if value is None:
         return None
     text, zone, fold = value

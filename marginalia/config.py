@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -58,8 +59,16 @@ TYPE_NAMES = {str: "text", int: "a whole number", bool: "true or false",
               list: "a list", dict: "a table"}
 
 
-def load_config(site_dir: Path) -> Config:
-    """Read site_dir/site.toml and return a checked Config."""
+def load_config(site_dir: Path, base_url: str | None = None) -> Config:
+    """Read site_dir/site.toml and return a checked Config; base_url, when given,
+    stands in for the file's (--base-url, for previews elsewhere)."""
+    config = _read_config(site_dir)
+    if base_url:
+        config = replace(config, base_url=base_url.rstrip("/") + "/")
+    return config
+
+
+def _read_config(site_dir: Path) -> Config:
     path = site_dir / CONFIG_NAME
     try:
         text = path.read_text(encoding="utf-8-sig")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -116,7 +116,7 @@ def _build_edits(options: BuildOptions) -> EditedBuild:
     if len(touched) > MAX_TOUCHED:
         raise NotAnEdit(f"{len(touched)} files under content/ changed")
     try:
-        config = build_config(options)
+        config = load_config(options.site_dir, options.base_url)
     except BuildError:
         raise NotAnEdit("site.toml has a problem") from None
     fingerprint = config_fingerprint(config)
@@ -139,13 +139,6 @@ def _build_edits(options: BuildOptions) -> EditedBuild:
 def snapshot_options(options: BuildOptions) -> list:
     return options_key(options.site_dir, options.output_dir, options.base_url,
                        options.drafts, options.future)
-
-
-def build_config(options: BuildOptions) -> Config:
-    config = load_config(options.site_dir)
-    if options.base_url:
-        config = replace(config, base_url=options.base_url.rstrip("/") + "/")
-    return config
 
 
 class Edits:
@@ -210,9 +203,9 @@ def _size_and_mtime(signature: str) -> list[str]:
     return signature.split(":")[:2]
 
 
-def _rebuild(options: BuildOptions, snapshot: Snapshot, config: Config, cache: ParseCache, edits: Edits,
-             signatures: dict[str, str], unsettled: set[str], touched: list[str],
-             path: Path) -> tuple:
+def _rebuild(options: BuildOptions, snapshot: Snapshot, config: Config, cache: ParseCache,
+             edits: Edits, signatures: dict[str, str], unsettled: set[str],
+             touched: list[str], path: Path) -> EditedBuild:
     cache.reparse_body = lambda rel_path, text_hash: _reparse(options.site_dir, config,
                                                               rel_path, text_hash)
     try:
@@ -249,8 +242,9 @@ def _rebuild(options: BuildOptions, snapshot: Snapshot, config: Config, cache: P
     return EditedBuild(site, written, counts, len(edits.posts))
 
 
-def _write(options: BuildOptions, site: Site, renderer: Renderer, shown: list[Post], readers: set[str],
-           live: dict[str, list], render_cache: RenderCache) -> WriteSummary:
+def _write(options: BuildOptions, site: Site, renderer: Renderer, shown: list[Post],
+           readers: set[str], live: dict[str, list],
+           render_cache: RenderCache) -> WriteSummary:
     """Render what the edits can change into a staging tree that keeps everything else."""
     with StagedOutput(options.output_dir, live) as staged:
         made = list(renderer.theme.files)
@@ -303,7 +297,8 @@ def _reparse(site_dir: Path, config: Config, rel_path: str, text_hash: str) -> s
 def _save_after(snapshot: Snapshot, path: Path, output_dir: Path, edits: Edits,
                 signatures: dict[str, str], unsettled: set[str], touched: list[str]) -> None:
     record_changes(path, snapshot,
-                   {p: [encode_post(post), edits.hashes[p]] for p, post in edits.posts.items()},
+                   {p: [encode_post(post), edits.hashes[p]]
+                    for p, post in edits.posts.items()},
                    {p: signatures[p] for p in touched}, sorted(unsettled),
                    manifest_identity(output_dir))
 

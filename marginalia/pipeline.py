@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -81,9 +81,7 @@ def load_site(options: BuildOptions, progress: Progress | None = None,
     Every problem in content/ is raised together; when lenient, they are
     returned instead, with the site assembled from the files that parsed.
     """
-    config = load_config(options.site_dir)
-    if options.base_url:
-        config = replace(config, base_url=options.base_url.rstrip("/") + "/")
+    config = load_config(options.site_dir, options.base_url)
     discovered = discover_sources(options.site_dir)
     fingerprint = config_fingerprint(config)
     memo = None

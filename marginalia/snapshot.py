@@ -14,17 +14,15 @@ rather than writing the whole snapshot again.
 
 from __future__ import annotations
 
-import functools
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from . import __version__
-from .cache import CachedBody, ParseCache, encode_value
+from .cache import CachedBody, ParseCache, decode_date, encode_value
 from .model import (ArchiveMonth, ArchiveYear, Author, Config, Neighbours, Page, Post,
                     Section, Site, Source, StoredBody, Tag)
 from .sealed import read_sealed, write_sealed
@@ -370,7 +368,7 @@ def decode_post(row: list, cache: ParseCache, text_hash: str, resolver) -> Post:
     """Make a post from its row; its body is loaded from the parse cache when needed."""
     values = list(row)
     for at in _DATES_AT:
-        values[at] = _decode_date(values[at])
+        values[at] = decode_date(values[at])
     values[_SOURCES_AT] = tuple(Source(name, url) for name, url in values[_SOURCES_AT])
     values[_TAGS_AT], values[_ALIASES_AT] = tuple(values[_TAGS_AT]), tuple(values[_ALIASES_AT])
     if values[_SUMMARY_AT] is None:
@@ -389,16 +387,3 @@ def decode_page(row: list) -> Page:
 def post_index(snapshot: Snapshot) -> dict[str, int]:
     """Where each post's row is, by rel_path."""
     return {row[0]: index for index, row in enumerate(snapshot.posts)}
-
-
-def _decode_date(value: list | None) -> datetime | None:
-    if value is None:
-        return None
-    text, zone, fold = value
-    moment = datetime.fromisoformat(text)
-    return moment.replace(tzinfo=_zone(zone), fold=fold) if zone else moment
-
-
-@functools.cache
-def _zone(key: str) -> ZoneInfo:
-    return ZoneInfo(key)
