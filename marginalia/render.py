@@ -48,6 +48,11 @@ def pager_urls(count: int, per_page: int, base_url: str) -> list[str]:
     return [base_url] + [f"{base_url}page/{n}/" for n in range(2, total + 1)]
 
 
+def listing_paths(count: int, per_page: int, base_url: str) -> list[str]:
+    """The files of a listing of count posts."""
+    return [output_path(url) for url in pager_urls(count, per_page, base_url)]
+
+
 def paginate(posts: Sequence[Post], per_page: int, base_url: str) -> list[Pager]:
     """Split posts into pages at base_url, base_url/page/2/, ..."""
     urls = pager_urls(len(posts), per_page, base_url)
@@ -342,7 +347,7 @@ class Renderer:
         """Render a paginated listing; when nothing it shows has changed, reuse all its
         pages at once rather than page by page."""
         per_page = self.config.posts_per_page
-        rel_paths = [output_path(url) for url in pager_urls(len(posts), per_page, base_url)]
+        rel_paths = listing_paths(len(posts), per_page, base_url)
         inputs = self._listing_inputs((template, base_url, title, description, per_page),
                                       context, posts)
         return self._group(rel_paths[0], inputs, rel_paths, [source] * len(rel_paths),
@@ -493,8 +498,7 @@ def _job_outputs(job: Job, config: Config) -> tuple[list[str], Sequence[Post]]:
     kind = getattr(make, "__func__", make)
     if kind is Renderer.listing:
         posts, base_url = args[1], args[2]
-        return ([output_path(url) for url in pager_urls(len(posts), config.posts_per_page,
-                                                        base_url)], posts)
+        return listing_paths(len(posts), config.posts_per_page, base_url), posts
     if kind is Renderer.standing_page:
         return [output_path(args[0].url)], ()
     if kind is Renderer.feed:
