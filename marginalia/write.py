@@ -8,7 +8,7 @@ import hashlib
 import os
 import shutil
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -145,11 +145,11 @@ class StagedOutput:
                 self.manifest[rel_path] = in_staging
             elif (in_live and in_live[0] == digest
                   and _matches(f"{self.live_dir}/{rel_path}", in_live)):
-                self.manifest[rel_path] = _place_file(output, digest, LINK, self.resolve,
-                                                      self.output_dir, self.folders, in_live)
+                self.manifest[rel_path] = _link_file(rel_path, in_live, self.resolve,
+                                                     self.output_dir, self.folders)
             elif output.content or not output.digest or output.copy_from:
-                self.manifest[rel_path] = _place_file(output, digest, WRITE, self.resolve,
-                                                      self.output_dir, self.folders)
+                self.manifest[rel_path] = _write_file(output, digest, self.resolve,
+                                                      self.folders)
             else:
                 self.missing.append(rel_path)
         except (IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
@@ -366,9 +366,6 @@ def _take_staging_tree(output_dir: Path, staging: Path) -> bool:
     return False
 
 
-LINK, WRITE = "link", "write"
-
-
 class ReusedFilesChanged(Exception):
     """Files the build meant to reuse from the live output were changed there by hand."""
 
@@ -384,44 +381,52 @@ def _return_spare_tree(staging: Path, output_dir: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _place_file(output: OutputFile, digest: str, how: str, resolve: TargetResolver,
-                output_dir: Path, folders: set[str], live: list | None = None) -> list:
-    """Link or write one file into the staging tree, as planned; return its manifest entry.
+def _link_file(rel_path: str, live: list, resolve: TargetResolver, output_dir: Path,
+               folders: set[str]) -> list:
+    """Link a live file into the staging tree; its manifest entry is the live one, whose
+    size and mtime were just checked, since a link is the same file."""
+    target = _target(rel_path, resolve, folders)
+    source = f"{output_dir}/{rel_path}"
+    try:
+        os.link(source, target)  # a file the tree does not have yet is made in place
+    except FileExistsError:
+        _replace(target, lambda temporary: os.link(source, temporary))
+    return list(live)
 
-    A file the tree does not have yet is made in place; one it has is replaced through
-    a temporary file, so that it is never seen half written. A link is the live file
-    itself, whose size and mtime (live) were just checked.
-    """
-    target = resolve(output.rel_path)
-    folder, name = os.path.split(target)
-    if folder not in folders:
-        os.makedirs(folder, exist_ok=True)
-        folders.add(folder)
-    if how == LINK:
-        source = f"{output_dir}/{output.rel_path}"
-        try:
-            os.link(source, target)
-        except FileExistsError:
-            temporary = f"{folder}/.{name}.tmp"
-            os.link(source, temporary)
-            os.replace(temporary, target)
-        return list(live) if live else _entry(target, digest)
+
+def _write_file(output: OutputFile, digest: str, resolve: TargetResolver,
+                folders: set[str]) -> list:
+    """Write or copy one file into the staging tree; return its manifest entry."""
+    target = _target(output.rel_path, resolve, folders)
     if output.copy_from:
-        temporary = f"{folder}/.{name}.tmp"
-        shutil.copyfile(output.copy_from, temporary)
-        os.replace(temporary, target)
+        _replace(target, lambda temporary: shutil.copyfile(output.copy_from, temporary))
         return _entry(target, digest)
     try:
-        handle = open(target, "xb")
+        handle = open(target, "xb")  # a file the tree does not have yet is made in place
     except FileExistsError:
-        temporary = f"{folder}/.{name}.tmp"
-        with open(temporary, "wb") as replacement:
-            replacement.write(output.content)
-        os.replace(temporary, target)
+        _replace(target, lambda temporary: Path(temporary).write_bytes(output.content))
     else:
         with handle:
             handle.write(output.content)
     return _entry(target, digest)
+
+
+def _target(rel_path: str, resolve: TargetResolver, folders: set[str]) -> str:
+    """Where a file goes in the staging tree, its folder made once per build."""
+    target = resolve(rel_path)
+    folder = target.rpartition("/")[0]
+    if folder not in folders:
+        os.makedirs(folder, exist_ok=True)
+        folders.add(folder)
+    return target
+
+
+def _replace(target: str, make: Callable[[str], object]) -> None:
+    """Replace a file through a temporary one beside it, so it is never seen half made."""
+    folder, _, name = target.rpartition("/")
+    temporary = f"{folder}/.{name}.tmp"
+    make(temporary)
+    os.replace(temporary, target)
 
 
 def _entry(path: str, digest: str) -> list:
