@@ -124,3 +124,9 @@ def prefix_root_relative(base_path: str) -> Callable[[str], str]:
             return base_path.rstrip("/") + url
         return url
     return rewrite
+
+
+def output_path(url: str) -> str:
+    """Map a site URL to its file: /a/b/ -> a/b/index.html, /404.html -> 404.html."""
+    path = url.lstrip("/")
+    return path + "index.html" if path.endswith("/") or not path else path

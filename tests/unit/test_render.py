@@ -12,7 +12,9 @@ import pytest
 from marginalia.assemble import Visibility, assemble_site
 from marginalia.errors import BuildError, BuildErrors, OutputCollisionError
 from marginalia.model import CommentsConfig, OutputFile, Post
-from marginalia.render import check_collisions, json_for_script, output_path, paginate, render_site
+from marginalia.render import json_for_script, paginate, render_site
+from marginalia.sitefiles import check_collisions
+from marginalia.urls import output_path
 from marginalia.templates import DEFAULTS_DIR, load_templates
 from marginalia.theme import collect_theme
 
