@@ -73,14 +73,9 @@ def assemble_site(posts: list[Post], pages: list[Page], assets: tuple[str, ...],
 def resolve_links_against(site: Site, post: Post) -> tuple[Post, list[BuildError]]:
     """Resolve a post's links to other content files against an assembled site, as
     assemble_site would: for a post read again after the site was assembled."""
-    targets = link_targets(site)
-    return resolve_links(post, targets, {*targets, *(p.rel_path for p in site.held_back)})
-
-
-def resolve_links(post: Post, targets: dict[str, str],
-                  parsed: set[str]) -> tuple[Post, list[BuildError]]:
-    """Resolve a post's links to other content files, given every file's URL (targets)
-    and every content file that parsed."""
+    targets = {p.rel_path: p.url for p in [*site.posts, *site.pages]}
+    targets.update(site.asset_urls)
+    parsed = {*targets, *(p.rel_path for p in site.held_back)}
     errors: list[BuildError] = []
     return _with_resolved_links(post, targets, parsed, {}, errors), errors
 
@@ -148,13 +143,6 @@ def _with_resolved_links(item, targets: dict[str, str], parsed: set[str],
         f"{item.digest}\0{body_html}".encode("utf-8", "surrogatepass"),
         digest_size=16).hexdigest()
     return replace(item, body=body_html, digest=digest)
-
-
-def link_targets(site: Site) -> dict[str, str]:
-    """Map each published post, page and asset under content/ to its URL."""
-    targets = {p.rel_path: p.url for p in [*site.posts, *site.pages]}
-    targets.update(site.asset_urls)
-    return targets
 
 
 def link_resolver(rel_path: str, targets: dict[str, str], parsed: set[str],

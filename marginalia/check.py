@@ -10,6 +10,7 @@ from .assemble import hold_reason
 from .errors import BuildError, raise_if_any
 from .links import check_menu_links, find_broken_links
 from .pipeline import BuildOptions, load_site, render_files
+from .store import Store
 
 # The words of 'list drafts|future|expired', and the hold reasons they stand for.
 LIST_REASONS = {"drafts": "draft", "future": "future", "expired": "expired"}
@@ -18,7 +19,8 @@ LIST_REASONS = {"drafts": "draft", "future": "future", "expired": "expired"}
 def check_site(site_dir: Path, now: datetime, strict: bool = False, quiet: bool = False) -> int:
     """Run every check of a build, links included; broken links are errors here."""
     options = BuildOptions(site_dir=site_dir, output_dir=site_dir / "output", now=now)
-    loaded = load_site(options, lenient=True)
+    # Reads the saved state to skip parsing unchanged files; never writes it.
+    loaded = load_site(options, Store(site_dir), lenient=True)
     problems = list(loaded.problems)
     try:
         files = render_files(loaded.site, options)
@@ -36,7 +38,7 @@ def check_site(site_dir: Path, now: datetime, strict: bool = False, quiet: bool 
 def list_held_back(site_dir: Path, now: datetime, which: str) -> int:
     """Print the drafts, future or expired posts, oldest first, with their dates."""
     options = BuildOptions(site_dir=site_dir, output_dir=site_dir / "output", now=now)
-    site = load_site(options).site
+    site = load_site(options, Store(site_dir)).site
     reason = LIST_REASONS[which]
     chosen = sorted((p for p in site.held_back if hold_reason(p, now) == reason),
                     key=lambda p: (p.date, p.rel_path))

@@ -171,7 +171,8 @@ def run_build(args: argparse.Namespace, site_dir: Path, now: datetime) -> int:
             for path in paths:
                 print(f"{label}: {path}")
         print(f"{result.counts['reused']} files reused without rendering")
-        print(result.route)
+        for note in result.notes:
+            print(note)
     if not args.quiet:
         written = result.written
         sections = ", ".join(f"{s.name} {len(s.posts)}" for s in result.site.sections)

@@ -74,41 +74,6 @@ def is_content_file(rel_path: str) -> bool:
     return is_markdown(rel_path) or not rel_path.rsplit("/", 1)[-1].startswith(".")
 
 
-def scan_signatures(site_dir: Path) -> tuple[dict[str, str], set[str]] | None:
-    """Map every file discover_sources would find to its signature, and list those
-    changed too recently to know by it, without reading or checking anything; None
-    when content/ holds a symbolic link or cannot be listed, which only
-    discover_sources judges."""
-    top = str(site_dir / CONTENT_DIR)
-    prefix = len(str(site_dir)) + 1
-    settled_before = time.time_ns() - SETTLE_NS
-    found: dict[str, str] = {}
-    unsettled: set[str] = set()
-    pending = [top]
-    try:
-        while pending:
-            with os.scandir(pending.pop()) as entries:
-                for entry in entries:
-                    if entry.is_symlink():
-                        return None
-                    if entry.is_dir(follow_symlinks=False):
-                        if not entry.name.startswith("."):
-                            pending.append(entry.path)
-                        continue
-                    rel_path = entry.path[prefix:].replace(os.sep, "/")
-                    if not is_content_file(rel_path):
-                        continue
-                    info = entry.stat(follow_symlinks=False)
-                    if not stat.S_ISREG(info.st_mode):
-                        continue
-                    found[rel_path] = signature_of(info)
-                    if max(info.st_mtime_ns, info.st_ctime_ns) >= settled_before:
-                        unsettled.add(rel_path)
-    except OSError:
-        return None
-    return found, unsettled
-
-
 def walk_files(top: Path, site_dir: Path, errors: list[BuildError]) -> list[Path]:
     """List regular files under top in a stable order, refusing links that leave the site."""
     return [Path(path) for path, _ in _walk(top, site_dir, errors)]

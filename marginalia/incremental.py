@@ -16,13 +16,13 @@ import sqlite3
 from dataclasses import fields
 from functools import partial
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
-from . import __version__, db
+from . import __version__
 from .model import ArchiveMonth, Page, Pager, Post, Site
+from .store import Store
 
-RENDER_CACHE_NAME = "rendered.sqlite"
+STATIC_PREFIX = "rendered with "  # and the target: what every page of it shared
 
 
 class Uncacheable(Exception):
@@ -161,38 +161,31 @@ def _hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS pages (rel_path TEXT PRIMARY KEY, key TEXT NOT NULL,
-    digest TEXT NOT NULL, used_site INTEGER NOT NULL, links TEXT NOT NULL,
-    broken TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS groups (name TEXT PRIMARY KEY, key TEXT NOT NULL,
-    used_site INTEGER NOT NULL)
-"""
-SCHEMA_ID = f"rendered 2 {__version__}"
-
-
 class RenderCache:
-    """What each output file was rendered from last time, its bytes' digest and links.
+    """What each output file was rendered from last time, its bytes' digest and links,
+    kept in the site's state for one output folder (the target).
 
     Links are loaded only when a page that links somewhere has gone, since only
     then can a page that was not rendered again gain a broken link.
     """
 
-    def __init__(self, path: Path | None, live: dict[str, list]):
-        self.path = path
+    def __init__(self, state: Store | None, target: str, live: dict[str, list]):
+        self.state = state
+        self.target = target
         self.live = live  # the live output's manifest: rel_path -> [digest, size, mtime]
-        self._reader = db.open_reader(path, SCHEMA_ID) if path else None
+        rows = state.rows if state is not None else (lambda *args: [])
         self.entries: dict[str, tuple[str, str, bool]] = {
             rel_path: (key, digest, bool(used)) for rel_path, key, digest, used
-            in db.fetch_all(self._reader, "SELECT rel_path, key, digest, used_site FROM pages")
+            in rows("SELECT rel_path, key, digest, used_site FROM pages WHERE target = ?",
+                    (target,))
             if isinstance(key, str) and isinstance(digest, str)}
         self.groups: dict[str, tuple[str, bool]] = {
             name: (key, bool(used)) for name, key, used
-            in db.fetch_all(self._reader, "SELECT name, key, used_site FROM groups")
+            in rows("SELECT name, key, used_site FROM groups WHERE target = ?", (target,))
             if isinstance(key, str)}
         self.new_groups: dict[str, tuple[str, bool]] = {}
-        rows = db.fetch_all(self._reader, "SELECT value FROM info WHERE key = 'static'")
-        self.previous_static = rows[0][0] if rows else ""  # what every page shared last time
+        shared = state.blob(STATIC_PREFIX + target) if state is not None else None
+        self.previous_static = shared if isinstance(shared, str) else ""  # what every page shared last time
         self.static = ""
         self.kept: set[str] = set()
         self.new: dict[str, list] = {}  # rel_path -> [key, digest, used_site, links]
@@ -245,12 +238,6 @@ class RenderCache:
                    for p in rel_paths)
         self.new_groups[name] = (fingerprints.full_key(inputs, used), used)
 
-    def keep_unvisited(self) -> None:
-        """Keep every entry this build neither rendered nor looked up: for a build that
-        visited only the pages an edit could change, the rest stand as they were."""
-        self.kept.update(path for path in self.entries if path not in self.new)
-        self.new_groups = {**self.groups, **self.new_groups}
-
     def start_recording(self) -> None:
         """Forget this process's records: a render worker returns only its own job's."""
         self.new, self.kept, self.new_groups, self.reused = {}, set(), {}, 0
@@ -270,59 +257,54 @@ class RenderCache:
     def old_broken(self, rel_path: str) -> list[str]:
         """The links of a reused page that were broken last time."""
         if self._old_broken is None:
-            self._old_broken = _json_column(self._reader, "broken", "WHERE broken != '[]'")
+            self._old_broken = self._json_column("broken", "AND broken != '[]'")
         return self._old_broken.get(rel_path, [])
 
     def old_links(self, rel_path: str) -> list[str]:
         """Every link of a reused page."""
         if self._old_links is None:
-            self._old_links = _json_column(self._reader, "links")
+            self._old_links = self._json_column("links")
         return self._old_links.get(rel_path, [])
 
     def save(self) -> None:
-        if self.path is None:
+        """Queue what changed for the state's commit."""
+        if self.state is None:
             return
         gone = [p for p in self.entries if p not in self.kept and p not in self.new]
         recheck = [p for p in self.kept
                    if self.broken.get(p, []) != (self._old_broken or {}).get(p, [])]
-        if (self.new or gone or recheck or self.new_groups != self.groups
-                or self.static != self.previous_static):
-            db.write(self.path, SCHEMA, SCHEMA_ID, partial(self._write, gone, recheck))
-        self.close()
+        if self.static != self.previous_static or self.state.fresh:
+            self.state.put_blob(STATIC_PREFIX + self.target, self.static)
+        if self.new or gone or recheck or self.new_groups != self.groups:
+            self.state.change(partial(self._write, gone, recheck))
 
-    def _write(self, gone: list[str], recheck: list[str], writer: sqlite3.Connection,
-               fresh: bool) -> None:
-        writer.executemany("DELETE FROM pages WHERE rel_path = ?", [(p,) for p in gone])
-        writer.execute("INSERT OR REPLACE INTO info VALUES ('static', ?)", (self.static,))
-        writer.execute("DELETE FROM groups")
-        writer.executemany("INSERT INTO groups VALUES (?, ?, ?)",
-                           [(name, key, int(used)) for name, (key, used)
-                            in sorted(self.new_groups.items())])
-        if fresh:
-            self.new.update(
-                {p: [*self.entries[p], self.old_links(p)] for p in self.kept})
-        writer.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?, ?)", [
-            (path, key, digest, int(used), json.dumps(links),
+    def _write(self, gone: list[str], recheck: list[str], db: sqlite3.Connection) -> None:
+        target = self.target
+        db.executemany("DELETE FROM pages WHERE target = ? AND rel_path = ?",
+                       [(target, p) for p in gone])
+        db.execute("DELETE FROM groups WHERE target = ?", (target,))
+        db.executemany("INSERT INTO groups VALUES (?, ?, ?, ?)",
+                       [(target, name, key, int(used)) for name, (key, used)
+                        in sorted(self.new_groups.items())])
+        db.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?, ?, ?)", [
+            (target, path, key, digest, int(used), json.dumps(links),
              json.dumps(self.broken.get(path, [])))
             for path, (key, digest, used, links) in self.new.items()])
-        writer.executemany("UPDATE pages SET broken = ? WHERE rel_path = ?",
-                           [(json.dumps(self.broken.get(p, [])), p) for p in recheck
-                            if p not in self.new])
+        db.executemany("UPDATE pages SET broken = ? WHERE target = ? AND rel_path = ?",
+                       [(json.dumps(self.broken.get(p, [])), target, p) for p in recheck
+                        if p not in self.new])
 
-    def close(self) -> None:
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
-
-
-def _json_column(reader: sqlite3.Connection | None, column: str,
-                 where: str = "") -> dict[str, list[str]]:
-    values = {}
-    for rel_path, text in db.fetch_all(reader, f"SELECT rel_path, {column} FROM pages {where}"):
-        try:
-            value = json.loads(text)
-        except (TypeError, ValueError):
-            continue
-        if isinstance(value, list) and all(isinstance(u, str) for u in value):
-            values[rel_path] = value
-    return values
+    def _json_column(self, column: str, where: str = "") -> dict[str, list[str]]:
+        values = {}
+        if self.state is None:
+            return values
+        for rel_path, text in self.state.rows(
+                f"SELECT rel_path, {column} FROM pages WHERE target = ? {where}",
+                (self.target,)):
+            try:
+                value = json.loads(text)
+            except (TypeError, ValueError):
+                continue
+            if isinstance(value, list) and all(isinstance(u, str) for u in value):
+                values[rel_path] = value
+        return values

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from .discover import read_source
 from .errors import BuildError, ContentError, did_you_mean, raise_if_any
 from .frontmatter import FieldChecker, split_front_matter
 from .markup import render_markdown, summarize
+from .pool import worker_count, worker_pool
 from .model import Config, ContentFile, Page, Post, SectionConfig, SourceFile
 from .urls import format_permalink, has_relative_links, is_valid_slug, slugify
 
@@ -99,14 +99,12 @@ def _parse_many(sources: list[SourceFile | ContentFile], config: Config) -> Iter
     A file not yet read is read by the worker that parses it, so that a first build
     never holds every text at once.
     """
-    workers = min(os.cpu_count() or 1, 8)
+    workers = worker_count()
     if len(sources) < PARALLEL_THRESHOLD or workers < 2:
         yield from (_parse_or_error(source, config) for source in sources)
         return
-    from concurrent.futures import ProcessPoolExecutor  # a rebuild from the cache never needs it
-
     chunk = max(1, min(64, len(sources) // (workers * 8)))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with worker_pool(workers) as pool:
         yield from pool.map(_parse_or_error, sources, repeat(config), chunksize=chunk)
 
 

@@ -11,21 +11,21 @@ from pathlib import Path
 import jinja2
 
 from .assemble import Visibility, assemble_site
-from .cache import ParseCache, cache_path, config_fingerprint
+from .cache import ParseCache, config_fingerprint
 from .config import load_config
-from .delta import EditedBuild, build_edits, remember_build
 from .discover import SourceTexts, discover_sources
 from .errors import BuildError, OutputError, raise_if_any
 from .feeds import feed_names
-from .incremental import RENDER_CACHE_NAME, RenderCache
+from .incremental import RenderCache
 from .links import check_menu_links, find_broken_links
 from .model import OutputFile, Site
 from .parse import Progress, parse_all
 from .render import render_site, templates_digest
+from .store import Store, build_lock
 from .templates import layout_dirs, load_templates
 from .theme import collect_theme
-from .write import (ReusedFilesChanged, StagedOutput, WriteSummary, build_lock,
-                    check_output_dir, read_manifest, state_dir)
+from .write import (ReusedFilesChanged, StagedOutput, WriteSummary, check_output_dir,
+                    read_tree_state)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +50,7 @@ class BuildResult:
     seconds: float
     counts: dict[str, int] = field(default_factory=dict)
     warnings: tuple[BuildError, ...] = ()
-    route: str = ""  # how the build went about it, for -v
+    notes: tuple[str, ...] = ()  # for -v: why the saved state was not used, if it was not
 
 
 @dataclass
@@ -68,13 +68,13 @@ class WarmState:
 class LoadedSite:
     site: Site
     texts: SourceTexts  # source rel_path -> its text, to find lines for messages
-    cache: ParseCache  # saved by the caller once the whole build has succeeded
+    cache: ParseCache  # saved by the caller once the whole site is rendered
     problems: tuple[BuildError, ...]  # collected instead of raised, when lenient
     signatures: dict[str, str] = field(default_factory=dict)  # content files, as found
     unsettled: frozenset[str] = frozenset()  # of those, the ones too fresh to know by it
 
 
-def load_site(options: BuildOptions, progress: Progress | None = None,
+def load_site(options: BuildOptions, state: Store, progress: Progress | None = None,
               lenient: bool = False, warm: WarmState | None = None) -> LoadedSite:
     """Read, check and assemble the site without rendering it.
 
@@ -89,8 +89,7 @@ def load_site(options: BuildOptions, progress: Progress | None = None,
         if warm.fingerprint != fingerprint:
             warm.fingerprint, warm.parsed = fingerprint, {}
         memo = warm.parsed
-    cache = ParseCache(cache_path(options.site_dir, fingerprint), fingerprint,
-                       read=not options.no_cache, memo=memo)
+    cache = ParseCache(state, fingerprint, memo=memo)
     parsed = parse_all(discovered.sources, config, cache, progress)
     problems = [*discovered.errors, *parsed.errors]
     if not lenient:
@@ -131,32 +130,22 @@ def _templates(site_dir: Path, warm: WarmState | None) -> jinja2.Environment:
     return env
 
 
-def open_render_cache(options: BuildOptions, live: dict[str, list],
-                      distrusted: Collection[str] = ()) -> RenderCache:
-    """Load what the last build into this output folder rendered, unless --no-cache;
-    files of the live output that were changed by hand are rendered again."""
-    path = state_dir(options.output_dir) / RENDER_CACHE_NAME
-    reusable = {} if options.no_cache else {
-        path: entry for path, entry in live.items() if path not in distrusted}
-    return RenderCache(path, reusable)
-
-
-def _render_and_write(site: Site, loaded: LoadedSite, options: BuildOptions,
-                      live: dict[str, list], progress: Progress | None,
-                      warm: WarmState | None, distrusted: Collection[str] = ()):
-    render_cache = open_render_cache(options, live, distrusted)
-    try:
-        # Pages are written to the staging tree as they are rendered, never all held.
-        with StagedOutput(options.output_dir, live) as staged:
-            files = render_files(site, options, render_cache, progress, staged.place, warm)
-            raise_if_any(check_menu_links(site.config, files))
-            warnings = find_broken_links(files, site, loaded.texts, render_cache, live)
-            if options.strict:
-                raise_if_any(warnings)
-            written = staged.finish()
+def _render_and_write(site: Site, loaded: LoadedSite, options: BuildOptions, state: Store,
+                      progress: Progress | None, warm: WarmState | None,
+                      distrusted: Collection[str] = ()):
+    live = read_tree_state(state, options.output_dir, options.output_dir).files
+    reusable = {path: entry for path, entry in live.items() if path not in distrusted}
+    render_cache = RenderCache(state, str(options.output_dir), reusable)
+    # Pages are written to the staging tree as they are rendered, never all held.
+    with StagedOutput(options.output_dir, state, live) as staged:
+        files = render_files(site, options, render_cache, progress, staged.place, warm)
+        raise_if_any(check_menu_links(site.config, files))
+        warnings = find_broken_links(files, site, loaded.texts, render_cache, live)
+        if options.strict:
+            raise_if_any(warnings)
         render_cache.save()
-    finally:
-        render_cache.close()
+        loaded.cache.save()
+        written = staged.finish()  # commits the state, then swaps the new site in
     return files, render_cache, warnings, written
 
 
@@ -164,38 +153,34 @@ def build_site(options: BuildOptions, progress: Progress | None = None,
                warm: WarmState | None = None) -> BuildResult:
     """Build the site into options.output_dir, replacing it only on success.
 
-    A preview passes the same WarmState to every build, to keep what it can.
+    Every build takes this one route; a clean build is one whose saved state is
+    empty. A preview passes the same WarmState to every build, to keep what it can.
     """
     started = time.perf_counter()
     check_output_dir(options.output_dir, options.site_dir, options.force)
-    route = "the preview's full build"
-    if warm is None:
-        edits = build_edits(options)
-        if isinstance(edits, EditedBuild):
-            return BuildResult(edits.site, (), edits.written, time.perf_counter() - started,
-                               edits.counts, route="from the last build's snapshot: "
-                               f"{edits.edited} edited post{'' if edits.edited == 1 else 's'}"
-                               " read again")
-        route = f"full build: {edits}"
-    loaded = load_site(options, progress, warm=warm)
+    # A preview waits for a build from the command line; the command line says so.
+    with build_lock(options.site_dir, wait=options.preview):
+        state = Store(options.site_dir, read=not options.no_cache)
+        try:
+            loaded = load_site(options, state, progress, warm=warm)
+            distrusted: set[str] = set()
+            # Files edited by hand in the live output are rendered again; a second pass
+            # can find more, once the spare tree that still held them is swept.
+            for attempt in range(3):
+                try:
+                    files, render_cache, warnings, written = _render_and_write(
+                        loaded.site, loaded, options, state, progress, warm, distrusted)
+                    break
+                except ReusedFilesChanged as changed:
+                    if attempt == 2:
+                        raise OutputError("files in the output folder changed while the site "
+                                          "was building; build again",
+                                          str(options.output_dir / changed.paths[0])) from None
+                    state.discard_changes()
+                    distrusted.update(changed.paths)
+        finally:
+            state.close()
     site = loaded.site
-    try:
-        with build_lock(options.output_dir):
-            live = read_manifest(options.output_dir, options.output_dir)
-            try:
-                files, render_cache, warnings, written = _render_and_write(
-                    site, loaded, options, live, progress, warm)
-            except ReusedFilesChanged as changed:
-                # Someone edited the live output by hand: render those pages again.
-                files, render_cache, warnings, written = _render_and_write(
-                    site, loaded, options, live, progress, warm, set(changed.paths))
-            loaded.cache.save()
-            remember_build(options, loaded, render_cache.static, clean=not warnings)
-    except ReusedFilesChanged as changed:
-        raise OutputError("files in the output folder changed while the site was building; "
-                          "build again", str(options.output_dir / changed.paths[0])) from None
-    finally:
-        loaded.cache.close()
     counts = {
         "pages": sum(f.rel_path.endswith(".html") for f in files),
         "feeds": sum(f.rel_path.rsplit("/", 1)[-1] in feed_names(True) for f in files),
@@ -204,4 +189,4 @@ def build_site(options: BuildOptions, progress: Progress | None = None,
         "reused": render_cache.reused,
     }
     return BuildResult(site, files, written, time.perf_counter() - started,
-                       counts, tuple(warnings), route)
+                       counts, tuple(warnings), tuple(filter(None, [state.note])))

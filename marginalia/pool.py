@@ -1,16 +1,20 @@
-"""Run the render jobs of a large build in forked worker processes, one core each.
+"""Worker processes for the parse and render stages, one core each.
 
-The workers are forked from the process that assembled the site, so they share
-it without copying it; each returns its pages and what it recorded in the render
-cache, and the parent writes the pages and merges the records, in job order.
+Workers are forked from the build, so they share what it holds without copying
+it, and they die with it: a build ended by any signal, SIGKILL included, leaves
+no process behind. Render workers return their pages and what they recorded in
+the render cache; the parent writes the pages and merges the records, in order.
 """
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import os
+import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
@@ -24,6 +28,7 @@ Outcome = list[OutputFile] | BuildError
 
 # Below this many posts, starting workers costs more than they save.
 PARALLEL_POSTS = 200
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 _shared: tuple[Sequence[Job], RenderCache | None] | None = None  # what forked workers see
 
@@ -36,7 +41,7 @@ def can_fork_workers(posts: int) -> bool:
     """
     import multiprocessing  # imported when first needed: small rebuilds never fork
 
-    return (posts >= PARALLEL_POSTS and _worker_count() >= 2
+    return (posts >= PARALLEL_POSTS and worker_count() >= 2
             and threading.active_count() == 1
             and "fork" in multiprocessing.get_all_start_methods())
 
@@ -47,17 +52,13 @@ def run_jobs(jobs: Sequence[Job], cache: RenderCache | None,
     if not parallel:
         yield from map(_run, jobs)
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     global _shared
     _shared = (jobs, cache)
     # Keep the workers' garbage collector off the shared site: walking it would touch,
     # and so copy, every page of it in each worker.
     gc.freeze()
     try:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=_worker_count(), mp_context=context) as pool:
+        with worker_pool() as pool:
             for outcome, records in pool.map(_run_in_worker, range(len(jobs))):
                 if cache is not None:
                     cache.merge(_with_shared_links(records))
@@ -66,6 +67,35 @@ def run_jobs(jobs: Sequence[Job], cache: RenderCache | None,
     finally:
         _shared = None
         gc.unfreeze()
+
+
+def worker_pool(workers: int | None = None):
+    """A pool of forked worker processes that end when this process ends, however."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=workers or worker_count(),
+                               mp_context=multiprocessing.get_context("fork"),
+                               initializer=_die_with_parent, initargs=(os.getpid(),))
+
+
+def _die_with_parent(parent: int) -> None:
+    # A forked worker holds both ends of the pool's pipes, so a parent killed outright
+    # gives it neither EOF nor EPIPE: it would wait forever. Have the kernel end it.
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl")
+    except (AttributeError, OSError):  # not Linux: watch the parent instead
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # it died before the request was made
+        os._exit(1)
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    os._exit(1)
 
 
 def _interned(links: tuple[str, ...] | None) -> tuple[str, ...] | None:
@@ -80,7 +110,7 @@ def _with_shared_links(records: dict | None) -> dict | None:
     return records
 
 
-def _worker_count() -> int:
+def worker_count() -> int:
     return min(os.cpu_count() or 1, 8)
 
 

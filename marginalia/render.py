@@ -6,7 +6,7 @@ import hashlib
 import json
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -15,7 +15,7 @@ from markupsafe import Markup
 
 from .errors import BuildError, raise_if_any
 from .feeds import FeedSpec, feed_names, permalink, render_feed_files
-from .model import Config, OutputFile, Page, Pager, Post, Site
+from .model import OutputFile, Page, Pager, Post, Site
 from .parse import Progress
 from .pool import Job, can_fork_workers, run_jobs
 from .templates import compile_layouts, render_template
@@ -468,47 +468,6 @@ def listing_jobs(site: Site, renderer: Renderer) -> list[Job]:
              (renderer.page, ("404.html", "/404.html", "not-found page"),
               {"title": "Page not found"})]
     return jobs
-
-
-def jobs_showing(site: Site, renderer: Renderer, edited: Collection[Post],
-                 site_readers: Collection[str]) -> list[Job]:
-    """The jobs whose pages or feeds may show one of the edited posts, which kept their
-    places, and the jobs of pages that read site-wide collections (site_readers): all
-    a build must redo after such edits."""
-    edited_ids = {id(p) for p in edited}
-    near = {p.rel_path for p in edited}
-    for post in edited:
-        around = site.neighbours[post.rel_path]
-        near.update(p.rel_path for p in (around.previous, around.next) if p is not None)
-    jobs: list[Job] = [(renderer.post_pages, (name, posts), {})
-                       for name, posts in post_groups(site.posts)
-                       if any(p.rel_path in near or output_path(p.url) in site_readers
-                              for p in posts)]
-    for job in listing_jobs(site, renderer) + feed_jobs(site, renderer):
-        outputs, shown = _job_outputs(job, site.config)
-        if not edited_ids.isdisjoint(map(id, shown)) or any(
-                path in site_readers for path in outputs):
-            jobs.append(job)
-    return jobs
-
-
-def _job_outputs(job: Job, config: Config) -> tuple[list[str], Sequence[Post]]:
-    """The files a listing, page or feed job writes, and the posts it is given."""
-    make, args, kwargs = job
-    kind = getattr(make, "__func__", make)
-    if kind is Renderer.listing:
-        posts, base_url = args[1], args[2]
-        return listing_paths(len(posts), config.posts_per_page, base_url), posts
-    if kind is Renderer.standing_page:
-        return [output_path(args[0].url)], ()
-    if kind is Renderer.feed:
-        spec = args[0]
-        return ([output_path(spec.url(name)) for name in feed_names(kwargs["json_feed"])],
-                spec.posts[:config.feed.items])
-    if kind is Renderer.page:
-        months = kwargs.get("months", ())
-        return [output_path(args[1])], [p for month in months for p in month.posts]
-    raise AssertionError(f"unknown render job {kind}")
 
 
 def feed_jobs(site: Site, renderer: Renderer) -> list[Job]:

@@ -34,7 +34,6 @@ from .errors import BuildError, BuildErrors
 from .pipeline import BuildOptions, BuildResult, WarmState, build_site
 from .preview_server import PreviewServer, PreviewState
 from .quick import LastBuild, remember_build, render_edited_posts
-from .write import remove_stale_staging
 
 # Never output/: a preview holds drafts and scheduled posts that must not be published.
 PREVIEW_DIR = ".cache/preview"
@@ -264,7 +263,6 @@ def serve(options: BuildOptions, host: str = "127.0.0.1", port: int = 8000) -> i
         if serving is not None:
             server.shutdown()
         server.server_close()
-        remove_stale_staging(preview_dir)
     say("stopped")
     return EXIT_OK
 

@@ -1,27 +1,41 @@
-"""Write output files: the only writes, into a staging folder swapped in at the end."""
+"""Write output files: the only writes to the output, into the spare tree beside it,
+which is swapped in at the end.
+
+Beside output/ the build keeps one folder of its own, the spare tree: the site
+as it was before the last build. The next build brings it to the new site file
+by file (most files are unchanged: a hard link to the live file, or already
+there), then exchanges it with output/ in one rename, so output/ is never seen
+half made and the old site becomes the next spare. What each tree holds, with
+the mtime of each of its folders, is recorded in the site's state; a folder
+whose mtime moved was changed by someone else, and is searched for strays and
+symbolic links before anything is written. While a build changes the spare it
+carries a mark, so that a build that fails or is killed midway leaves a tree
+that is never trusted again, only swept.
+"""
 
 from __future__ import annotations
 
+import ctypes
 import errno
-import fcntl
 import hashlib
 import os
+import secrets
 import shutil
 import stat
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NoReturn
 
 from .errors import OutputError
 from .model import OutputFile
-from .sealed import read_sealed, write_sealed
+from .store import Store
 
 MARKER_NAME = ".marginalia-output"
-MANIFEST_SUFFIX = ".manifest"
-MANIFEST_MAGIC = b"MRGTREE1"
+BUILDING_NAME = ".marginalia-building"  # in the spare tree while a build changes it
 MARKER_TEXT = "Marginalia: this folder is generated and replaced on every build"
+TREE_PREFIX = "tree "  # then the output folder and the tree's folder identity
+AT_FDCWD, RENAME_EXCHANGE = -100, 2  # from <fcntl.h> and <linux/fs.h>
 PROTECTED_DIRS = ("content", "layouts", "theme")
 
 
@@ -48,28 +62,6 @@ def check_output_dir(output_dir: Path, site_dir: Path, force: bool = False) -> N
                           str(output_dir))
 
 
-@contextmanager
-def build_lock(output_dir: Path) -> Iterator[None]:
-    """Hold an exclusive lock beside output/ so two builds never interleave."""
-    lock_path = output_dir.parent / f".{output_dir.name}.lock"
-    try:
-        output_dir.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(lock_path, "a+b")
-    except OSError as exc:
-        raise OutputError(f"cannot create the output folder's lock ({exc.strerror}); check "
-                          "that the folder is writable", str(lock_path)) from None
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise OutputError("another build is writing this output folder; wait for it "
-                              "to finish, then run again", str(output_dir)) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 @dataclass(frozen=True, slots=True)
 class WriteSummary:
     added: tuple[str, ...]
@@ -77,40 +69,37 @@ class WriteSummary:
     removed: tuple[str, ...]
 
 
-def write_output(files: Sequence[OutputFile], output_dir: Path,
+def write_output(files: Sequence[OutputFile], output_dir: Path, store: Store,
                  live: dict[str, list] | None = None) -> WriteSummary:
     """Write a whole site at once: see StagedOutput."""
-    with StagedOutput(output_dir, live) as staged:
+    with StagedOutput(output_dir, store, live) as staged:
         for output in files:
             staged.place(output)
         return staged.finish()
 
 
 class StagedOutput:
-    """Bring a staging tree to the new site file by file, then swap it in.
+    """Bring the spare tree to the new site file by file, then swap it in.
 
-    The tree swapped out is kept as a spare beside output/ and becomes the next
-    staging tree, so a rebuild rewrites only the files that differ instead of
-    recreating thousands of folders. A manifest beside the trees says what each
-    holds, with the mtime of each of its folders: a folder whose mtime moved was
-    changed by someone else, and is searched for strays and symbolic links before
-    anything is written. Files are written as they come, so the whole site never
-    has to be held in memory; nothing reaches output/ before finish().
+    Files are written as they come, so the whole site never has to be held in
+    memory; nothing reaches output/ before finish(), which also commits the
+    site's state, once the tree is complete and before it is swapped in: the
+    state only ever describes trees as they are.
     """
 
-    def __init__(self, output_dir: Path, live: dict[str, list] | None = None):
+    def __init__(self, output_dir: Path, store: Store, live: dict[str, list] | None = None):
         self.output_dir = output_dir
+        self.store = store
         self.live = live
-        self.staging = output_dir.parent / f".{output_dir.name}.staging-{os.getpid()}"
-        self.from_spare = False
+        self.staging = spare_dir(output_dir)
+        self.created = False  # whether this build made the spare tree
 
     def __enter__(self) -> StagedOutput:
-        remove_stale_staging(self.output_dir)
-        if self.live is None:
-            self.live = read_manifest(self.output_dir, self.output_dir)
         try:
-            self.from_spare = _take_staging_tree(self.output_dir, self.staging)
-            self.staged = read_tree_state(self.staging, self.output_dir)
+            remove_stale_staging(self.output_dir)
+            if self.live is None:
+                self.live = read_tree_state(self.store, self.output_dir, self.output_dir).files
+            self.staged = self._claim_spare()
             self.untouched = _verify_staging_tree(self.staging, self.staged)
             self.resolve = TargetResolver(self.staging, trusted_tree=True)
             self.staging_dir, self.live_dir = str(self.staging), str(self.output_dir)
@@ -127,6 +116,21 @@ class StagedOutput:
             self.__exit__(type(error), error, None)
             raise
         return self
+
+    def _claim_spare(self) -> TreeState:
+        """Mark the spare tree as being changed and return what it held, as recorded;
+        make an empty one when there is none to trust."""
+        spare = self.staging
+        if not _is_our_tree(spare):
+            if spare.exists() or spare.is_symlink():
+                _remove_tree(spare)
+            spare.mkdir(parents=True)
+            self.created = True
+        building = spare / BUILDING_NAME
+        state = TreeState({}, None) if building.exists() else read_tree_state(
+            self.store, spare, self.output_dir)
+        building.touch()
+        return state
 
     def place(self, output: OutputFile) -> OutputFile:
         """Put one file in the staging tree; return it without its bytes, which are
@@ -160,22 +164,9 @@ class StagedOutput:
             self._fail(exc)
         return replace(output, content=b"", digest=digest) if output.content else output
 
-    def keep_live(self) -> None:
-        """Keep every live file that nothing placed: for a build that rendered only
-        what changed. A file changed by hand since it was written is reported by
-        finish(), as for any reused file."""
-        staged, staging_dir = self.staged.files, self.staging_dir
-        for rel_path, entry in self.live.items():
-            if rel_path in self.manifest:
-                continue
-            if staged.get(rel_path) == entry and _matches(
-                    f"{staging_dir}/{rel_path}", entry):
-                self.manifest[rel_path] = entry
-            else:
-                self.place(OutputFile(rel_path, b"", rel_path, digest=entry[0], links=None))
-
     def finish(self) -> WriteSummary:
-        """Remove what the new site no longer has, record the tree and swap it in."""
+        """Remove what the new site no longer has, record the tree, commit the site's
+        state and swap the tree in."""
         if self.missing:
             raise ReusedFilesChanged(self.missing)
         try:
@@ -186,10 +177,14 @@ class StagedOutput:
             _write_marker(self.staging)
             root = len(self.resolve.root_dir) + 1  # every folder is under it, normalised
             written = _with_ancestors([f[root:] for f in self.folders] + removed_from)
-            write_manifest(self.staging, self.output_dir, self.manifest,
-                           {f: m for f, m in self.untouched.items() if f not in written})
+            trees = [self.staging] + ([self.output_dir] if _is_our_tree(self.output_dir)
+                                      else [])
+            forget_other_trees(self.store, self.output_dir, trees)
+            write_tree_state(self.store, self.staging, self.output_dir, self.manifest,
+                             {f: m for f, m in self.untouched.items() if f not in written})
+            self.store.commit()
+            (self.staging / BUILDING_NAME).unlink()
             swap_in(self.staging, self.output_dir)
-            _forget_other_manifests(self.output_dir)
         except OSError as exc:
             self._fail(exc)
         live = self.live or {}
@@ -198,20 +193,25 @@ class StagedOutput:
                             removed=tuple(sorted(set(live) - set(self.manifest))))
 
     def __exit__(self, kind, error, traceback) -> None:
-        if error is None or not self.staging.exists():
-            return
-        if self.from_spare and not isinstance(error, OSError):
-            # The tree is still known by its checks, so the next build can start from it.
-            _return_spare_tree(self.staging, self.output_dir)
-        else:
+        # A spare tree that was there stays, marked as changed; one made here goes.
+        if error is not None and self.created:
             shutil.rmtree(self.staging, ignore_errors=True)
 
     def _fail(self, exc: OSError) -> NoReturn:
-        shutil.rmtree(self.staging, ignore_errors=True)
+        self.__exit__(OSError, exc, None)
         where = exc.filename or str(self.output_dir)
         hint = "the disk is full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
         raise OutputError(f"cannot write the output ({hint}); the previous site is "
                           "untouched", str(where)) from None
+
+
+def spare_dir(output_dir: Path) -> Path:
+    """The one folder a build keeps beside the output: the site before the last build."""
+    return output_dir.parent / f".{output_dir.name}.spare"
+
+
+def _is_our_tree(tree: Path) -> bool:
+    return tree.is_dir() and not tree.is_symlink() and (tree / MARKER_NAME).is_file()
 
 
 def _with_ancestors(folders: Iterable[str]) -> set[str]:
@@ -234,9 +234,7 @@ def _write_marker(tree: Path) -> None:
             return
     except (OSError, UnicodeDecodeError):
         pass
-    temporary = tree / f"{MARKER_NAME}.tmp"
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, marker)
+    _replace(str(marker), lambda temporary: _write_new(temporary, text.encode("utf-8")))
 
 
 def content_digest(output: OutputFile) -> str:
@@ -247,64 +245,25 @@ def content_digest(output: OutputFile) -> str:
     return hashlib.blake2b(output.content, digest_size=16).hexdigest()
 
 
-def state_dir(output_dir: Path) -> Path:
-    """The folder beside output/ where what each tree holds is remembered."""
-    return output_dir.parent / f".{output_dir.name}.state"
-
-
-def _manifest_path(tree: Path, output_dir: Path) -> Path:
-    # Kept outside the tree, so published bytes never change with mtimes; a tree is
-    # known by its folder's inode, which survives the renames of a swap.
-    info = tree.stat()
-    return state_dir(output_dir) / f"{info.st_dev}-{info.st_ino}{MANIFEST_SUFFIX}"
-
-
 @dataclass(frozen=True, slots=True)
 class TreeState:
     files: dict[str, list]  # rel_path -> [digest, size, mtime_ns]
     folders: dict[str, int] | None  # rel_path ("" for the root) -> mtime_ns; None if unknown
 
 
-def read_manifest(tree: Path, output_dir: Path) -> dict[str, list]:
-    """Return {rel_path: [digest, size, mtime_ns]} for a tree we made, or {}."""
-    return read_tree_state(tree, output_dir).files
+def _tree_name(tree: Path, output_dir: Path) -> str:
+    # A tree is known by its folder's identity, which survives the renames of a swap.
+    info = tree.stat()
+    return f"{TREE_PREFIX}{output_dir} {info.st_dev}-{info.st_ino}"
 
 
-# Manifests this process wrote or read, by path, with the identity of the file: a
-# preview that rebuilds again and again need not decode them each time.
-_known_manifests: dict[str, tuple[tuple[int, ...], TreeState]] = {}
-
-
-def manifest_identity(output_dir: Path) -> list[int] | None:
-    """Identify the live output's manifest file, which every build replaces."""
-    try:
-        return list(_file_identity(_manifest_path(output_dir, output_dir)))
-    except OSError:
-        return None
-
-
-def _file_identity(path: Path) -> tuple[int, ...]:
-    info = path.stat()
-    return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-
-
-def _remember_manifest(path: Path, state: TreeState) -> None:
-    if len(_known_manifests) > 8:
-        _known_manifests.clear()
-    _known_manifests[str(path)] = (_file_identity(path), state)
-
-
-def read_tree_state(tree: Path, output_dir: Path) -> TreeState:
+def read_tree_state(store: Store, tree: Path, output_dir: Path) -> TreeState:
     """Return what a tree we made holds, or an empty state when that is not known."""
     unknown = TreeState({}, None)
     try:
         if not (tree / MARKER_NAME).is_file():
             return unknown
-        path = _manifest_path(tree, output_dir)
-        known = _known_manifests.get(str(path))
-        if known is not None and known[0] == _file_identity(path):
-            return known[1]
-        data = read_sealed(path, MANIFEST_MAGIC)
+        data = store.blob(_tree_name(tree, output_dir))
     except OSError:
         return unknown
     if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
@@ -314,9 +273,7 @@ def read_tree_state(tree: Path, output_dir: Path) -> TreeState:
         files = {path: entry for path, entry in files.items() if _is_manifest_entry(entry)}
     if not (isinstance(folders, dict) and all(type(m) is int for m in folders.values())):
         folders = None
-    state = TreeState(files, folders)
-    _remember_manifest(path, state)
-    return state
+    return TreeState(files, folders)
 
 
 def _is_manifest_entry(entry: object) -> bool:
@@ -324,8 +281,8 @@ def _is_manifest_entry(entry: object) -> bool:
             and type(entry[1]) is int and type(entry[2]) is int)
 
 
-def write_manifest(tree: Path, output_dir: Path, files: dict[str, list],
-                   unchanged_folders: dict[str, int] | None = None) -> None:
+def write_tree_state(store: Store, tree: Path, output_dir: Path, files: dict[str, list],
+                     unchanged_folders: dict[str, int] | None = None) -> None:
     """Record the tree's files and the mtime of each of its folders, now that it is done.
 
     unchanged_folders gives the mtimes of folders known untouched since they were read.
@@ -337,33 +294,13 @@ def write_manifest(tree: Path, output_dir: Path, files: dict[str, list],
         mtime = known.get(folder)
         folders[folder] = mtime if mtime is not None else os.lstat(
             os.path.join(root, folder) if folder else root).st_mtime_ns
-    path = _manifest_path(tree, output_dir)
-    path.parent.mkdir(exist_ok=True)
-    write_sealed(path, MANIFEST_MAGIC, {"files": files, "folders": folders})
-    _remember_manifest(path, TreeState(files, folders))
+    store.put_blob(_tree_name(tree, output_dir), {"files": files, "folders": folders})
 
 
-def _forget_other_manifests(output_dir: Path) -> None:
-    keep = set()
-    for tree in (output_dir, output_dir.parent / f".{output_dir.name}.spare"):
-        if tree.is_dir():
-            keep.add(_manifest_path(tree, output_dir).name)
-    for path in state_dir(output_dir).glob("*-*.*"):
-        if path.name not in keep and path.suffix in (MANIFEST_SUFFIX, ".json"):
-            path.unlink(missing_ok=True)
-
-
-def _take_staging_tree(output_dir: Path, staging: Path) -> bool:
-    """Claim the spare tree as this build's staging folder, or start an empty one;
-    return whether there was a spare."""
-    spare = output_dir.parent / f".{output_dir.name}.spare"
-    if spare.is_dir() and not spare.is_symlink() and (spare / MARKER_NAME).is_file():
-        os.rename(spare, staging)
-        return True
-    if spare.exists() or spare.is_symlink():
-        _remove_tree(spare)
-    staging.mkdir(parents=True)
-    return False
+def forget_other_trees(store: Store, output_dir: Path, trees: list[Path]) -> None:
+    keep = {_tree_name(tree, output_dir) for tree in trees}
+    store.drop_blobs([name for name in store.blob_names(f"{TREE_PREFIX}{output_dir} ")
+                      if name not in keep])
 
 
 class ReusedFilesChanged(Exception):
@@ -372,13 +309,6 @@ class ReusedFilesChanged(Exception):
     def __init__(self, paths: list[str]):
         super().__init__(", ".join(paths))
         self.paths = paths
-
-
-def _return_spare_tree(staging: Path, output_dir: Path) -> None:
-    try:
-        os.rename(staging, output_dir.parent / f".{output_dir.name}.spare")
-    except OSError:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _link_file(rel_path: str, live: list, resolve: TargetResolver, output_dir: Path,
@@ -390,7 +320,8 @@ def _link_file(rel_path: str, live: list, resolve: TargetResolver, output_dir: P
     try:
         os.link(source, target)  # a file the tree does not have yet is made in place
     except FileExistsError:
-        _replace(target, lambda temporary: os.link(source, temporary))
+        if not os.path.samestat(os.lstat(source), os.lstat(target)):
+            _replace(target, lambda temporary: os.link(source, temporary))
     return list(live)
 
 
@@ -399,16 +330,24 @@ def _write_file(output: OutputFile, digest: str, resolve: TargetResolver,
     """Write or copy one file into the staging tree; return its manifest entry."""
     target = _target(output.rel_path, resolve, folders)
     if output.copy_from:
-        _replace(target, lambda temporary: shutil.copyfile(output.copy_from, temporary))
+        _replace(target, lambda temporary: _copy_new(output.copy_from, temporary))
         return _entry(target, digest)
     try:
-        handle = open(target, "xb")  # a file the tree does not have yet is made in place
+        _write_new(target, output.content)  # a file the tree lacks is made in place
     except FileExistsError:
-        _replace(target, lambda temporary: Path(temporary).write_bytes(output.content))
-    else:
-        with handle:
-            handle.write(output.content)
+        _replace(target, lambda temporary: _write_new(temporary, output.content))
     return _entry(target, digest)
+
+
+def _write_new(path: str, content: bytes) -> None:
+    """Write a file that must not exist yet: never through another file's inode."""
+    with open(path, "xb") as handle:
+        handle.write(content)
+
+
+def _copy_new(source: str, path: str) -> None:
+    with open(source, "rb") as reader, open(path, "xb") as writer:
+        shutil.copyfileobj(reader, writer)
 
 
 def _target(rel_path: str, resolve: TargetResolver, folders: set[str]) -> str:
@@ -422,11 +361,25 @@ def _target(rel_path: str, resolve: TargetResolver, folders: set[str]) -> str:
 
 
 def _replace(target: str, make: Callable[[str], object]) -> None:
-    """Replace a file through a temporary one beside it, so it is never seen half made."""
+    """Replace a file through a temporary one beside it, so it is never seen half made.
+
+    make(path) must create path exclusively; the name is new each time, so a
+    temporary left by a killed build is never written through.
+    """
     folder, _, name = target.rpartition("/")
-    temporary = f"{folder}/.{name}.tmp"
-    make(temporary)
-    os.replace(temporary, target)
+    while True:
+        temporary = f"{folder}/.{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            make(temporary)
+            break
+        except FileExistsError:
+            continue
+    try:
+        os.replace(temporary, target)
+    finally:
+        # Renaming a link over another link of the same file does nothing at all.
+        if os.path.lexists(temporary):
+            os.unlink(temporary)
 
 
 def _entry(path: str, digest: str) -> list:
@@ -449,9 +402,9 @@ def _verify_staging_tree(root: Path, staged: TreeState) -> dict[str, int]:
     goes. Return the folders found as recorded, with their mtimes.
     """
     if staged.folders is None:
-        _sweep(str(root), "", {MARKER_NAME}, set())
+        _sweep(str(root), "", {MARKER_NAME, BUILDING_NAME}, set())
         return {}
-    top, known = str(root), {*staged.files, MARKER_NAME}
+    top, known = str(root), {*staged.files, MARKER_NAME, BUILDING_NAME}
     known_folders = set(staged.folders)
     verified: dict[str, int] = {}
     for folder, mtime in staged.folders.items():
@@ -564,20 +517,37 @@ class TargetResolver:
 
 
 def swap_in(staging: Path, output_dir: Path) -> None:
-    """Replace output_dir by staging; the old tree becomes the spare for the next build."""
-    retired = output_dir.parent / f".{output_dir.name}.old-{os.getpid()}"
-    spare = output_dir.parent / f".{output_dir.name}.spare"
-    had_ours = (output_dir / MARKER_NAME).is_file() and not output_dir.is_symlink()
+    """Put staging in output_dir's place; the old tree takes staging's, to be the spare
+    of the next build, unless it was not ours."""
     if output_dir.is_symlink():
         output_dir.unlink()
-    elif output_dir.exists():
+    if not output_dir.exists():
+        os.rename(staging, output_dir)
+        return
+    ours = _is_our_tree(output_dir)
+    if not _exchange(staging, output_dir):
+        retired = output_dir.parent / f".{output_dir.name}.old-{os.getpid()}"
         os.rename(output_dir, retired)
-    os.rename(staging, output_dir)
-    if retired.exists():
-        if had_ours and not spare.exists():
-            os.rename(retired, spare)
-        else:
-            _remove_tree(retired)
+        os.rename(staging, output_dir)
+        os.rename(retired, staging)
+    if not ours:
+        _remove_tree(staging)
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two folders in one step (Linux's renameat2); False where that is not had."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (AttributeError, OSError):
+        return False
+    if renameat2(AT_FDCWD, os.fsencode(first), AT_FDCWD, os.fsencode(second),
+                 RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), str(second))
 
 
 def _remove_tree(path: Path) -> None:
@@ -588,7 +558,8 @@ def _remove_tree(path: Path) -> None:
 
 
 def remove_stale_staging(output_dir: Path) -> None:
-    """Remove staging and retired folders left by a killed build, only if they are ours."""
+    """Put back an output folder that a swap without renameat2 left aside when it was
+    killed, and remove what older versions kept beside the output."""
     parent = output_dir.parent
     if not parent.is_dir():
         return
@@ -601,3 +572,12 @@ def remove_stale_staging(output_dir: Path) -> None:
             if leftover.is_dir() and not leftover.is_symlink() and (
                     leftover / MARKER_NAME).is_file():
                 shutil.rmtree(leftover, ignore_errors=True)
+    legacy_state = parent / f".{output_dir.name}.state"
+    if legacy_state.is_dir() and not legacy_state.is_symlink() and all(
+            p.suffix in (".manifest", ".sqlite", ".snapshot", ".changes", ".json")
+            for p in legacy_state.iterdir()):
+        shutil.rmtree(legacy_state, ignore_errors=True)
+    legacy_lock = parent / f".{output_dir.name}.lock"
+    if legacy_lock.is_file() and not legacy_lock.is_symlink() and (
+            legacy_lock.stat().st_size == 0):
+        legacy_lock.unlink()

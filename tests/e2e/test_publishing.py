@@ -302,7 +302,7 @@ def interrupt_build(site: Path, posts: int) -> subprocess.CompletedProcess:
                                stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 60
     while process.poll() is None and time.monotonic() < deadline:
-        if list(site.glob(".output.staging-*")):
+        if (site / ".output.spare" / ".marginalia-building").exists():
             os.killpg(process.pid, signal.SIGINT)
             break
         time.sleep(0.002)
@@ -323,8 +323,8 @@ def test_ctrl_c_exits_130_and_leaves_the_previous_output(make_site):
     assert "Traceback" not in result.stderr
     assert "interrupted" in result.stderr
     assert tree_snapshot(site / "output") == before
-    assert not list(site.glob(".output.staging-*"))
-    assert not list(site.glob(".output.old-*"))
+    assert {p.name for p in site.iterdir() if p.name.startswith(".")} <= {".cache",
+                                                                          ".output.spare"}
 
 
 # --- the GitHub Pages workflow --------------------------------------------------------
@@ -357,11 +357,11 @@ def test_workflow_build_job_builds_strictly_and_uploads_output(workflow):
 
 
 def test_workflow_keeps_the_parse_cache_between_runs(workflow):
-    from marginalia.cache import CACHE_DIR
+    from marginalia.store import STATE_PATH
 
     build = workflow["jobs"]["build"]
     [cache] = steps_using(build, "actions/cache")
-    assert cache["with"]["path"] == CACHE_DIR
+    assert cache["with"]["path"] == STATE_PATH.rpartition("/")[0]
     # A new key each run saves the updated cache; the prefix restores the latest one.
     assert "github.run_id" in cache["with"]["key"]
     assert cache["with"]["key"].startswith(cache["with"]["restore-keys"])

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import marshal
 import os
 import posixpath
 import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
@@ -23,14 +27,11 @@ from pathlib import Path
 
 import lxml.html
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from conftest import PROJECT_DIR, CliRun, build_in_process, tree_snapshot
-from marginalia.sealed import seal, unseal
-from marginalia.snapshot import Snapshot
-
-POSTS_FIELD = list(Snapshot.__dataclass_fields__).index("posts")
+from conftest import BUILD_SCRIPT, PROJECT_DIR, CliRun, build_in_process, tree_snapshot
+from marginalia.store import STATE_PATH
 
 NOW = "2030-01-01T00:00:00Z"
 MARKER = ".marginalia-output"
@@ -253,7 +254,19 @@ ABOUT_VERSIONS = ("---\ntitle: About Us\nmenu: footer\n---\nWho we are.\n",
 OPERATION_NAMES = ("about", "body", "post_title", "tags", "date", "author", "section", "draft",
                    "alias", "add", "delete", "rename", "layout", "css", "title", "per_page",
                    "feed_items")
-operations = st.tuples(st.sampled_from(OPERATION_NAMES), st.integers(0, 20), st.integers(0, 20))
+# Steps that must leave output/ and what is beside it as they were (see run_edits); they
+# change the model only for a moment, or, for strict_link and kill, as an ordinary edit.
+FAILURE_NAMES = ("bad_yaml", "strict_link", "collision", "hand_edit", "kill")
+KILL_DELAY_MS = 600  # a subprocess build of the model site takes about 0.3 s
+
+
+def _step(name: str):
+    last = st.integers(0, KILL_DELAY_MS) if name == "kill" else st.integers(0, 20)
+    return st.tuples(st.just(name), st.integers(0, 20), last)
+
+
+# (name, index, choice); for kill the last number is the delay before SIGKILL, in ms.
+operations = st.sampled_from(OPERATION_NAMES + FAILURE_NAMES).flatmap(_step)
 
 
 # --- builds -------------------------------------------------------------------------------
@@ -331,8 +344,9 @@ def warm_builder():
 
     warm = WarmState()
 
-    def build_warm(site: Path, report: Path | None = None) -> CliRun:
-        options = BuildOptions(site.resolve(), (site / "output").resolve(), read_now(NOW))
+    def build_warm(site: Path, *args: str, report: Path | None = None) -> CliRun:
+        options = BuildOptions(site.resolve(), (site / "output").resolve(), read_now(NOW),
+                               strict="--strict" in args)
         try:
             build_site(options, warm=warm)
         except BuildError as error:
@@ -341,50 +355,262 @@ def warm_builder():
     return build_warm
 
 
+# --- failure steps ------------------------------------------------------------------------
+
+# What may sit beside output/ in the site folder: the sources, the tool's state under
+# .cache/, and the spare tree. Anything else (a lock, a state folder, a staging folder, a
+# temporary file) is a leftover.
+ALLOWED_BESIDE_OUTPUT = frozenset({*SOURCES, ".cache", "output", ".output.spare"})
+BROKEN_FRONT_MATTER = (
+    '---\ntitle: "Unclosed\nsection: Trade Winds\ndate: 2016-07-04\n---\nBody.\n',
+    "---\ntitle: Open List\nsection: Trade Winds\ndate: 2016-07-04\ntags: [Japan, Trade\n"
+    "---\nBody.\n",
+    "---\ntitle: Bad\n  section: Trade Winds\n date: 2016-07-04\n---\nBody.\n",
+)
+BROKEN_LINK_BODY = "A link to [x](/2016/01/01/nope/) that goes nowhere.\n"
+HAND_EDIT = b"\n<!-- edited by hand -->\n"
+
+
+def beside_output(site: Path) -> set[str]:
+    """The names in output/'s parent folder, output/ itself left out."""
+    return {p.name for p in site.iterdir()} - {"output"}
+
+
+def assert_nothing_left_beside_output(site: Path, step) -> None:
+    output = site / "output"
+    assert output.is_dir() and not output.is_symlink(), (step, "output/ is not a folder")
+    strays = sorted(beside_output(site) - ALLOWED_BESIDE_OUTPUT)
+    assert not strays, (step, f"left beside output/: {strays}")
+    temporary = sorted(p.relative_to(output).as_posix() for p in output.rglob("*")
+                       if p.name.endswith(".tmp"))
+    assert not temporary, (step, f"temporary files in output/: {temporary}")
+
+
+def assert_same_entries_beside_output(site: Path, before: set[str], step) -> None:
+    """After a failed step only the spare tree may have come or gone."""
+    moved = sorted((beside_output(site) ^ before) - {".output.spare"})
+    assert not moved, (step, f"entries beside output/ came or went: {moved}")
+
+
+def killed_build(site: Path, delay: float) -> subprocess.CompletedProcess:
+    """Run a build as run_build does and SIGKILL it after delay seconds."""
+    process = subprocess.Popen([sys.executable, str(BUILD_SCRIPT), "--site", str(site),
+                                "--now", NOW], cwd=site, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(delay)
+        os.kill(process.pid, signal.SIGKILL)  # not reaped yet, so the pid is still its own
+        _, stderr = process.communicate(timeout=120)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    return subprocess.CompletedProcess(process.args, process.returncode, "", stderr)
+
+
+class EditRun:
+    """The model site, its folder and what its last successful build published."""
+
+    def __init__(self, root: Path, warm: bool):
+        self.root, self.warm = root, warm
+        self.site, self.report = root / "site", root / "report.json"
+        self.output = self.site / "output"
+        self.build = warm_builder() if warm else globals()["build"]
+        self.model = initial_model()
+        self.files = site_files(self.model)
+        sync_site(self.site, self.files, {})
+        first = self.build(self.site)
+        assert first.returncode == 0, first.stderr
+        assert_trees_equal(tree_snapshot(self.output), self.clean()[1])
+        assert_nothing_left_beside_output(self.site, "first build")
+        self.previous, self.previous_mtimes = tree_snapshot(self.output), mtimes(self.output)
+        self.hand_edited: set[str] = set()  # changed in output/ by hand since the last build
+
+    def clean(self) -> tuple[int, dict[str, bytes] | None]:
+        return clean_build(self.site, self.root / "clean")
+
+    def sync(self) -> None:
+        new_files = site_files(self.model)
+        sync_site(self.site, new_files, self.files)
+        self.files = new_files
+
+    def write_sources(self, files: dict[str, str | bytes]) -> None:
+        """Put other sources in place for a moment; sync() puts the model's back."""
+        sync_site(self.site, files, self.files)
+        self.files = files
+
+    def build_and_check(self, step, *args: str) -> CliRun:
+        """An ordinary build: it does what a clean build does, and when that fails, it
+        leaves output/ as it was."""
+        on_disk = tree_snapshot(self.output)
+        result = self.build(self.site, *args, report=self.report)
+        clean_code, clean = self.clean()
+        assert result.returncode == clean_code, (step, result.stderr)
+        assert_nothing_left_beside_output(self.site, step)
+        if result.returncode != 0:
+            assert tree_snapshot(self.output) == on_disk, (step, "a failed build changed output/")
+            return result
+        reported = None
+        if not self.warm:
+            reported = json.loads(self.report.read_text(encoding="utf-8"))["changes"]
+        self.check_published(step, clean, reported)
+        return result
+
+    def check_published(self, step, clean, reported: dict[str, list] | None) -> None:
+        """output/ holds a new successful build: compare it with the clean build, the
+        report and the mtimes of the last one, and make it the last one."""
+        current = tree_snapshot(self.output)
+        try:
+            assert_trees_equal(current, clean)
+        except AssertionError as error:
+            raise AssertionError((step, str(error))) from None
+        # A page changed by hand is put back; what the report and its mtime say about it
+        # is left open.
+        skip = self.hand_edited
+        if reported is not None:
+            assert ({k: sorted(set(v) - skip) for k, v in reported.items()}
+                    == {k: sorted(set(v) - skip)
+                        for k, v in differences(self.previous, current).items()}), step
+        current_mtimes = mtimes(self.output)
+        kept = [p for p in current_mtimes if self.previous.get(p) == current[p] and p not in skip]
+        moved = [p for p in kept if current_mtimes[p] != self.previous_mtimes[p]]
+        assert not moved, (step, f"unchanged files got a new mtime: {moved}")
+        # Sync tools upload a file whose size differs or whose mtime is newer.
+        rewritten = [p for p in current_mtimes
+                     if p in self.previous and self.previous[p] != current[p]]
+        stale = [p for p in rewritten if current_mtimes[p] <= self.previous_mtimes[p]]
+        assert not stale, (step, f"changed files kept an old mtime: {stale}")
+        self.previous, self.previous_mtimes = current, current_mtimes
+        self.hand_edited = set()
+
+    def failing_build(self, step, *args: str) -> None:
+        """A build that must fail with exit 1 and leave output/ as it was."""
+        on_disk = tree_snapshot(self.output)
+        result = self.build(self.site, *args, report=self.report)
+        assert result.returncode == 1, (step, result.returncode, result.stderr)
+        assert tree_snapshot(self.output) == on_disk, (step, "a failed build changed output/")
+        assert_nothing_left_beside_output(self.site, step)
+        if not self.warm:
+            assert json.loads(self.report.read_text(encoding="utf-8"))["ok"] is False, step
+
+    def step(self, step: tuple[str, int, int]) -> None:
+        name, index, choice = step
+        if name not in FAILURE_NAMES:
+            apply_operation(self.model, step)
+            self.sync()
+            self.build_and_check(step)
+            return
+        if name == "kill" and self.warm:
+            return  # a preview build runs in the server's process
+        beside = beside_output(self.site)
+        getattr(self, name)(step, index, choice)
+        assert_nothing_left_beside_output(self.site, step)
+        if name != "strict_link":  # which may end with a successful build
+            assert_same_entries_beside_output(self.site, beside, step)
+
+    # --- one method per failure step, each called with (step, index, choice) --------------
+
+    def bad_yaml(self, step, index: int, choice: int) -> None:
+        """A post, new or one that was built before, whose front matter is not YAML."""
+        key = _pick(self.model, index) if choice % 2 == 0 else None
+        path = (self.model.posts[key].path if key is not None
+                else f"content/posts/2016/broken-{self.model.next_key}.md")
+        self.write_sources({**self.files, path: BROKEN_FRONT_MATTER[index % 3]})
+        self.failing_build(step)
+        self.sync()
+
+    def strict_link(self, step, index: int, choice: int) -> None:
+        """A published post with a broken link: --strict refuses it; without --strict it
+        is built with a warning (when choice is even) or it is taken away again."""
+        beside = beside_output(self.site)
+        key, self.model.next_key = self.model.next_key, self.model.next_key + 1
+        self.model.posts[key] = PostSpec(
+            f"content/posts/2016/nowhere-{key}.md", f"Nowhere {key}",
+            SECTIONS[index % len(SECTIONS)], DATES[choice % 5], body=BROKEN_LINK_BODY)
+        self.sync()
+        self.failing_build(step, "--strict")
+        assert_same_entries_beside_output(self.site, beside, step)
+        if choice % 2 == 0:
+            result = self.build_and_check(step)
+            if result.returncode == 0 and not self.warm:
+                assert "/2016/01/01/nope/" in result.stderr, (step, "no warning")
+        else:
+            del self.model.posts[key]
+            self.sync()
+
+    def collision(self, step, index: int, choice: int) -> None:
+        """A second post with the title, date and section of one that is published, or
+        two new twins: both claim one permalink."""
+        published = sorted(k for k in self.model.posts if self.model.published(k)
+                           and not self.model.posts[k].path.endswith("/index.md"))
+        twins = Model(**{**vars(self.model), "posts": dict(self.model.posts)})
+        first = self.model.next_key
+        if published and choice % 2 == 0:
+            original = self.model.posts[published[index % len(published)]]
+        else:
+            original = PostSpec(f"content/posts/2016/twin-{first}.md", f"Twin {first}",
+                                SECTIONS[index % len(SECTIONS)], DATES[choice % 5])
+            twins.posts[first] = original
+        twins.posts[first + 1] = replace(original, path=f"content/posts/2017/twin-{first + 1}.md",
+                                         body=BODIES[choice % len(BODIES)], links_to=None,
+                                         aliases=0)
+        self.write_sources(site_files(twins))
+        self.failing_build(step)
+        self.sync()
+
+    def hand_edit(self, step, index: int, choice: int) -> None:
+        """Append to a file in output/ or delete it; the next build puts it back."""
+        names = sorted(p for p in tree_snapshot(self.output) if p != MARKER)
+        rel_path = names[(index * 21 + choice) % len(names)]
+        path = self.output / rel_path
+        if choice % 2 == 0:
+            with path.open("ab") as handle:  # in place, as an editor without backups does
+                handle.write(HAND_EDIT)
+        else:
+            path.unlink()
+        self.hand_edited.add(rel_path)
+        self.build_and_check(step)
+
+    def kill(self, step, index: int, delay_ms: int) -> None:
+        """An edit, then a build killed at a random moment; then an ordinary build."""
+        apply_operation(self.model, (OPERATION_NAMES[index % len(OPERATION_NAMES)], index,
+                                     delay_ms % 21))
+        self.sync()
+        beside, on_disk = beside_output(self.site), tree_snapshot(self.output)
+        result = killed_build(self.site, delay_ms / 1000)
+        clean_code, clean = self.clean()
+        assert result.returncode in (-signal.SIGKILL, clean_code), (step, result.stderr)
+        assert_nothing_left_beside_output(self.site, (step, "killed"))
+        assert_same_entries_beside_output(self.site, beside, (step, "killed"))
+        current = tree_snapshot(self.output)
+        if result.returncode == 0:
+            self.check_published((step, "killed"), clean, None)
+        elif current != on_disk:
+            # Killed after the new tree was swapped in but before the process ended: all
+            # of the new build or none of it.
+            assert result.returncode == -signal.SIGKILL and clean_code == 0, (
+                step, "a failed build changed output/")
+            self.check_published((step, "killed after the swap"), clean, None)
+        self.build_and_check((step, "after the kill"))
+
+
 def run_edits(edits: list[tuple[str, int, int]], warm: bool = False) -> None:
     """Build, then after each edit build incrementally and check it against a clean build.
 
     Also: a failed build leaves output/ alone, the report's changes are exactly what
     differs on disk, and a file whose bytes did not change keeps its mtime. With
     warm, every build shares what a preview server keeps between builds.
+
+    Between the edits come failure steps (FAILURE_NAMES): front matter that is not YAML,
+    a broken link under --strict, two posts with one permalink, a file of output/ changed
+    by hand, a build killed with SIGKILL. A failed build leaves output/ byte for byte as
+    it was; after every step, nothing but the spare tree is left beside output/.
     """
-    build = warm_builder() if warm else globals()["build"]
     root = scratch_dir()
     try:
-        site, report = root / "site", root / "report.json"
-        model = initial_model()
-        files = site_files(model)
-        sync_site(site, files, {})
-        first = build(site)
-        assert first.returncode == 0, first.stderr
-        assert_trees_equal(tree_snapshot(site / "output"), clean_build(site, root / "clean")[1])
-        previous, previous_mtimes = tree_snapshot(site / "output"), mtimes(site / "output")
+        run = EditRun(root, warm)
         for edit in edits:
-            apply_operation(model, edit)
-            new_files = site_files(model)
-            sync_site(site, new_files, files)
-            files = new_files
-            result = build(site, report=report)
-            clean_code, clean = clean_build(site, root / "clean")
-            assert result.returncode == clean_code, (edit, result.stderr)
-            current = tree_snapshot(site / "output")
-            if result.returncode != 0:
-                assert current == previous, "a failed build changed output/"
-                continue
-            assert_trees_equal(current, clean)
-            if not warm:
-                reported = json.loads(report.read_text(encoding="utf-8"))["changes"]
-                assert ({k: sorted(v) for k, v in reported.items()}
-                        == differences(previous, current))
-            current_mtimes = mtimes(site / "output")
-            kept = [p for p in current_mtimes if previous.get(p) == current[p]]
-            moved = [p for p in kept if current_mtimes[p] != previous_mtimes[p]]
-            assert not moved, f"unchanged files got a new mtime: {moved}"
-            # Sync tools upload a file whose size differs or whose mtime is newer.
-            rewritten = [p for p in current_mtimes if p in previous and previous[p] != current[p]]
-            stale = [p for p in rewritten if current_mtimes[p] <= previous_mtimes[p]]
-            assert not stale, f"changed files kept an old mtime: {stale}"
-            previous, previous_mtimes = current, current_mtimes
+            run.step(edit)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -395,6 +621,11 @@ EDIT_SETTINGS = settings(max_examples=20, deadline=None, derandomize=True, datab
 
 @EDIT_SETTINGS
 @given(st.lists(operations, min_size=1, max_size=5))
+# Every failure step at least once, whatever is drawn: a broken link kept and built with a
+# warning, a collision with a published post, both hand edits, kills early and late.
+@example([("strict_link", 0, 0), ("hand_edit", 4, 0), ("collision", 1, 0), ("body", 0, 1)])
+@example([("kill", 9, 150), ("bad_yaml", 2, 0), ("kill", 1, 450), ("hand_edit", 3, 1),
+          ("strict_link", 1, 1)])
 def test_incremental_build_equals_clean_build_after_any_edits(edits):
     run_edits(edits)
 
@@ -496,25 +727,31 @@ def test_a_file_that_changed_gets_a_newer_mtime_even_when_reverted(model_site):
 # --- damaged caches and state -------------------------------------------------------------
 
 def state_files(site: Path) -> list[Path]:
-    return [p for folder in (site / ".cache" / "marginalia", site / ".output.state")
-            for p in folder.rglob("*") if p.is_file()]
+    return [p for p in (site / ".cache" / "marginalia").rglob("*") if p.is_file()]
 
 
-def reshape(path: Path, value) -> None:
-    """Replace every entry of a state file by value: each file of a manifest, each post of
-    the snapshot, each column but the key of an SQLite table."""
-    if path.suffix in (".snapshot", ".manifest"):
-        # Sealed again with a valid checksum, so only the check of its shape can refuse it.
-        magic = path.read_bytes()[:8]
-        payload = unseal(magic, path.read_bytes())
-        entries = payload[POSTS_FIELD] if isinstance(payload, list) else payload["files"]
-        for key in (range(len(entries)) if isinstance(entries, list) else list(entries)):
-            entries[key] = value
-        path.write_bytes(seal(magic, payload))
-        return
+def reshape(path: Path, value, blob_prefix: str = "") -> None:
+    """Replace every entry of the state by value: each entry of a sealed value (resealed
+    with a valid checksum, so only the check of its shape can refuse it), and each
+    column but the key of the other tables. With blob_prefix, only those sealed values."""
     with sqlite3.connect(path) as connection:
-        for (table,) in connection.execute("SELECT name FROM sqlite_master WHERE type='table'"):
-            if table == "info":
+        for name, data in connection.execute("SELECT name, data FROM blobs").fetchall():
+            if not name.startswith(blob_prefix):
+                continue
+            payload = marshal.loads(data)
+            entries = payload.get("files", payload) if isinstance(payload, dict) else payload
+            if isinstance(entries, dict):
+                for key in list(entries):
+                    entries[key] = value
+            else:
+                payload = value
+            data = marshal.dumps(payload)
+            connection.execute("UPDATE blobs SET data = ?, checksum = ? WHERE name = ?",
+                               (data, hashlib.blake2b(data, digest_size=16).digest(), name))
+        tables = [] if blob_prefix else connection.execute(
+            "SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+        for (table,) in tables:
+            if table in ("info", "blobs"):
                 continue
             columns = [row[1] for row in connection.execute(f"PRAGMA table_info({table})")
                        if not row[5]]  # row[5]: part of the primary key
@@ -524,12 +761,18 @@ def reshape(path: Path, value) -> None:
     connection.close()
 
 
+def other_version(path: Path) -> None:
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE info SET value = 'marginalia-state 0' WHERE key = 'schema'")
+    connection.close()
+
+
 CORRUPTIONS = {
     "truncated": lambda p: p.write_bytes(b""),
     "garbage": lambda p: p.write_bytes(b"\x00\xff{not json"),
     "half": lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2]),
     "a list": lambda p: p.write_text("[1, 2, 3]", encoding="utf-8"),
-    "a string": lambda p: p.write_text('"entries"', encoding="utf-8"),
+    "another version": other_version,
     "empty entries": lambda p: reshape(p, {}),
     "entries as numbers": lambda p: reshape(p, 5),
     "entries as empty lists": lambda p: reshape(p, []),
@@ -537,13 +780,10 @@ CORRUPTIONS = {
 
 
 @pytest.mark.parametrize("corruption", list(CORRUPTIONS))
-def test_damaged_cache_and_state_are_ignored(model_site, tmp_path, corruption):
+def test_damaged_state_is_ignored(model_site, tmp_path, corruption):
     site, model = model_site
-    damaged = state_files(site)
-    assert any(".cache" in p.parts for p in damaged) and any(
-        ".output.state" in p.parts for p in damaged)
-    for path in damaged:
-        CORRUPTIONS[corruption](path)
+    assert state_files(site) == [site / STATE_PATH]
+    CORRUPTIONS[corruption](site / STATE_PATH)
     result = edit_and_build(site, model, ("body", 0, 3))
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
@@ -552,64 +792,46 @@ def test_damaged_cache_and_state_are_ignored(model_site, tmp_path, corruption):
     assert_trees_equal(tree_snapshot(site / "output"), clean)
 
 
-@pytest.mark.parametrize("corruption", ["truncated", "garbage"])
+@pytest.mark.parametrize("corruption", ["truncated", "garbage", "another version"])
 def test_damaged_state_does_not_bring_back_deleted_pages(model_site, tmp_path, corruption):
     """Regression: with the spare tree's manifest unreadable, its old pages were published."""
     site, model = model_site
     # After a deletion, the spare tree (the build before last) holds pages that must go.
     assert edit_and_build(site, model, ("delete", 2, 0)).returncode == 0
-    for path in state_files(site):
-        CORRUPTIONS[corruption](path)
+    CORRUPTIONS[corruption](site / STATE_PATH)
     result = edit_and_build(site, model, ("body", 0, 3))
     assert result.returncode == 0, result.stderr
     code, clean = clean_build(site, tmp_path / "clean")
     assert_trees_equal(tree_snapshot(site / "output"), clean)
 
 
-@pytest.mark.parametrize("corruption", ["truncated", "garbage", "a list", "empty entries",
-                                        "entries as numbers"])
-def test_damaged_parse_cache_alone_is_ignored(model_site, tmp_path, corruption):
+@pytest.mark.parametrize("value", [{}, 5, [], "text"])
+def test_a_parse_index_of_the_wrong_shape_is_ignored(model_site, tmp_path, value):
     site, model = model_site
-    damaged = list((site / ".cache" / "marginalia").glob("parsed-*.sqlite"))
-    assert damaged
-    for path in damaged:
-        CORRUPTIONS[corruption](path)
+    reshape(site / STATE_PATH, value, blob_prefix="parsed ")
     result = edit_and_build(site, model, ("post_title", 2, 0))
     assert result.returncode == 0, result.stderr
     code, clean = clean_build(site, tmp_path / "clean")
     assert_trees_equal(tree_snapshot(site / "output"), clean)
 
 
-def cached_rows(site: Path) -> tuple[Path, list[tuple]]:
-    [cache_file] = (site / ".cache" / "marginalia").glob("parsed-*.sqlite")
-    with sqlite3.connect(cache_file) as connection:
-        rows = connection.execute("SELECT rel_path, meta FROM sources WHERE kind = 'post'")
-        found = rows.fetchall()
-    connection.close()
-    return cache_file, found
-
-
-@pytest.mark.parametrize("field, value", [
-    pytest.param("title", 5, id="title-int"),
-    pytest.param("tags", "Zq", id="tags-string"),
-    pytest.param("draft", "yes", id="draft-string"),
-    pytest.param("date", None, id="date-null"),
-])
-def test_parse_cache_entries_changed_behind_its_back_are_parsed_again(model_site, tmp_path,
-                                                                      field, value):
-    """Every row carries a checksum: one edited in place is not trusted."""
-    from marginalia.cache import POST_META
+def test_a_parse_index_changed_behind_its_back_is_not_used(model_site, tmp_path):
+    """The index carries a checksum: one edited in place, even to valid values, is
+    parsed again rather than trusted."""
     site, _ = model_site
-    cache_file, rows = cached_rows(site)
-    with sqlite3.connect(cache_file) as connection:
-        for rel_path, meta in rows:
-            values = json.loads(meta)
-            values[POST_META.index(field)] = value
-            connection.execute("UPDATE sources SET meta = ?, signature = '' "
-                               "WHERE rel_path = ?", (json.dumps(values), rel_path))
+    with sqlite3.connect(site / STATE_PATH) as connection:
+        for name, data in connection.execute("SELECT name, data FROM blobs").fetchall():
+            if name.startswith("parsed "):
+                index = marshal.loads(data)
+                for row in index.values():
+                    row[0] = ""  # no signature: every file is read again
+                    row[3][0] = "Forged title"
+                connection.execute("UPDATE blobs SET data = ? WHERE name = ?",
+                                   (marshal.dumps(index), name))
     connection.close()
     result = build(site)
     assert result.returncode == 0, result.stderr
+    assert not any(b"Forged" in data for data in tree_snapshot(site / "output").values())
     code, clean = clean_build(site, tmp_path / "clean")
     assert_trees_equal(tree_snapshot(site / "output"), clean)
 
@@ -617,8 +839,7 @@ def test_parse_cache_entries_changed_behind_its_back_are_parsed_again(model_site
 @pytest.mark.parametrize("html", ["<p>planted</p>", 5, ""])
 def test_damaged_post_bodies_are_parsed_again(model_site, tmp_path, html):
     site, model = model_site
-    cache_file, _ = cached_rows(site)
-    with sqlite3.connect(cache_file) as connection:
+    with sqlite3.connect(site / STATE_PATH) as connection:
         connection.execute("UPDATE bodies SET html = ?", (html,))
     connection.close()
     # A change to the templates re-renders every post page, so every body is needed.

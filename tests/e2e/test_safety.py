@@ -295,10 +295,13 @@ def test_a_second_build_at_once_fails_clearly_on_the_lock(make_blog):
     import fcntl
 
     site = make_blog({"content/posts/a.md": post_text("Alpha")})
-    with open(site / ".output.lock", "a+b") as held:
+    held = os.open(site, os.O_RDONLY)  # a build locks the site folder itself
+    try:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         result = run_build(site, "--now", "2030-01-01T00:00:00Z")
+    finally:
+        os.close(held)
     assert result.returncode == 1
-    assert "another build is writing this output folder" in result.stderr
+    assert "another build of this site is running" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (site / "output").exists()

@@ -11,8 +11,9 @@ import jinja2
 import pytest
 
 from marginalia.assemble import Visibility, assemble_site
-from marginalia.incremental import (RENDER_CACHE_NAME, Fingerprints, Recorder, RenderCache,
-                                    TrackedSite, TrackedView, post_digest)
+from marginalia.incremental import (Fingerprints, Recorder, RenderCache, TrackedSite,
+                                    TrackedView, post_digest)
+from marginalia.store import STATE_PATH, Store
 from marginalia.model import Pager, Post, Site
 
 NOW = datetime(2030, 1, 1, tzinfo=timezone.utc)
@@ -250,34 +251,45 @@ def test_tracked_site_records_reads_through_get():
 
 @pytest.fixture
 def cache_path(tmp_path):
-    return tmp_path / "state" / RENDER_CACHE_NAME
+    """The state file of a site in tmp_path."""
+    return tmp_path / STATE_PATH
+
+
+def open_cache(path, live: dict[str, list]) -> RenderCache:
+    """The render cache of one output folder, as a build opens it."""
+    return RenderCache(Store(path.parent.parent.parent), "/site/output", live)
+
+
+def save(cache: RenderCache) -> None:
+    cache.save()
+    cache.state.commit()
 
 
 def stored(path, fp: Fingerprints, pages: dict[str, bytes], used_site: bool = False,
            links: tuple[str, ...] = (), broken: dict[str, list[str]] | None = None
            ) -> dict[str, list]:
     """Store pages in a new cache file; return the live manifest that matches it."""
-    cache = RenderCache(path, {})
+    cache = open_cache(path, {})
     live = {}
     for rel_path, content in pages.items():
         digest = cache.store(rel_path, f"key {rel_path}", used_site, content, links, fp)
         live[rel_path] = [digest, len(content), 0]
     cache.broken = dict(broken or {})
-    cache.save()
+    save(cache)
     return live
 
 
 def test_stored_page_is_reused_when_key_and_live_digest_match(site_config, cache_path):
     fp = fingerprints(site_config)
     live = stored(cache_path, fp, {PAGE: b"<p>a</p>"})
-    cache = RenderCache(cache_path, live)
+    cache = open_cache(cache_path, live)
     assert cache.lookup(PAGE, f"key {PAGE}", fp) == live[PAGE][0]
     assert cache.reused == 1
 
 
 def test_store_returns_the_digest_of_the_content(site_config, cache_path):
     fp = fingerprints(site_config)
-    cache = RenderCache(cache_path, {})
+    cache = open_cache(cache_path, {})
     assert (cache.store(PAGE, "k", False, b"one", (), fp)
             != cache.store(PAGE, "k", False, b"two", (), fp))
     assert cache.store(PAGE, "k", False, b"one", (), fp) == cache.store(
@@ -287,7 +299,7 @@ def test_store_returns_the_digest_of_the_content(site_config, cache_path):
 def test_page_is_not_reused_when_the_live_file_differs(site_config, cache_path):
     fp = fingerprints(site_config)
     stored(cache_path, fp, {PAGE: b"<p>a</p>"})
-    cache = RenderCache(cache_path, {PAGE: ["edited by hand", 8, 0]})
+    cache = open_cache(cache_path, {PAGE: ["edited by hand", 8, 0]})
     assert cache.lookup(PAGE, f"key {PAGE}", fp) is None
     assert cache.reused == 0
 
@@ -295,14 +307,14 @@ def test_page_is_not_reused_when_the_live_file_differs(site_config, cache_path):
 def test_page_is_not_reused_when_the_live_file_is_gone(site_config, cache_path):
     fp = fingerprints(site_config)
     stored(cache_path, fp, {PAGE: b"<p>a</p>"})
-    cache = RenderCache(cache_path, {})
+    cache = open_cache(cache_path, {})
     assert cache.lookup(PAGE, f"key {PAGE}", fp) is None
 
 
 def test_page_is_not_reused_when_its_key_changes(site_config, cache_path):
     fp = fingerprints(site_config)
     live = stored(cache_path, fp, {PAGE: b"<p>a</p>"})
-    cache = RenderCache(cache_path, live)
+    cache = open_cache(cache_path, live)
     assert cache.lookup(PAGE, "another key", fp) is None
     assert cache.reused == 0
 
@@ -312,22 +324,22 @@ def test_page_that_used_site_content_is_not_reused_after_a_post_changes(site_con
     before = fingerprints(site_config, make_post("a", 1), make_post("b", 2))
     after = fingerprints(site_config, make_post("a", 1), make_post("b", 2, digest="edited"))
     live = stored(cache_path, before, {PAGE: b"<p>a</p>"}, used_site=True)
-    assert RenderCache(cache_path, live).lookup(PAGE, f"key {PAGE}", before) is not None
-    assert RenderCache(cache_path, live).lookup(PAGE, f"key {PAGE}", after) is None
+    assert open_cache(cache_path, live).lookup(PAGE, f"key {PAGE}", before) is not None
+    assert open_cache(cache_path, live).lookup(PAGE, f"key {PAGE}", after) is None
 
 
 def test_page_that_did_not_use_site_content_survives_a_post_change(site_config, cache_path):
     before = fingerprints(site_config, make_post("a", 1), make_post("b", 2))
     after = fingerprints(site_config, make_post("a", 1), make_post("b", 2, digest="edited"))
     live = stored(cache_path, before, {PAGE: b"<p>a</p>"}, used_site=False)
-    assert RenderCache(cache_path, live).lookup(PAGE, f"key {PAGE}", after) is not None
+    assert open_cache(cache_path, live).lookup(PAGE, f"key {PAGE}", after) is not None
 
 
 def test_old_links_and_old_broken_return_what_was_stored(site_config, cache_path):
     fp = fingerprints(site_config)
     stored(cache_path, fp, {PAGE: b"a", OTHER_PAGE: b"b"}, links=("/x/", "/y/"),
            broken={PAGE: ["/x/"]})
-    cache = RenderCache(cache_path, {})
+    cache = open_cache(cache_path, {})
     assert cache.old_links(PAGE) == ["/x/", "/y/"]
     assert cache.old_broken(PAGE) == ["/x/"]
     assert cache.old_broken(OTHER_PAGE) == []
@@ -337,10 +349,10 @@ def test_old_links_and_old_broken_return_what_was_stored(site_config, cache_path
 def test_pages_neither_kept_nor_stored_are_deleted_at_save(site_config, cache_path):
     fp = fingerprints(site_config)
     live = stored(cache_path, fp, {PAGE: b"a", OTHER_PAGE: b"b"})
-    cache = RenderCache(cache_path, live)
+    cache = open_cache(cache_path, live)
     assert cache.lookup(PAGE, f"key {PAGE}", fp)
-    cache.save()
-    assert set(RenderCache(cache_path, live).entries) == {PAGE}
+    save(cache)
+    assert set(open_cache(cache_path, live).entries) == {PAGE}
     with closing(sqlite3.connect(cache_path)) as connection:
         assert connection.execute("SELECT rel_path FROM pages").fetchall() == [(PAGE,)]
 
@@ -348,29 +360,29 @@ def test_pages_neither_kept_nor_stored_are_deleted_at_save(site_config, cache_pa
 def test_kept_page_keeps_its_links(site_config, cache_path):
     fp = fingerprints(site_config)
     live = stored(cache_path, fp, {PAGE: b"a", OTHER_PAGE: b"b"}, links=("/x/",))
-    cache = RenderCache(cache_path, live)
+    cache = open_cache(cache_path, live)
     cache.lookup(PAGE, f"key {PAGE}", fp)
-    cache.save()
-    assert RenderCache(cache_path, live).old_links(PAGE) == ["/x/"]
+    save(cache)
+    assert open_cache(cache_path, live).old_links(PAGE) == ["/x/"]
 
 
 def test_kept_page_whose_broken_links_were_fixed_is_updated(site_config, cache_path):
     fp = fingerprints(site_config)
     live = stored(cache_path, fp, {PAGE: b"a"}, links=("/x/",), broken={PAGE: ["/x/"]})
-    cache = RenderCache(cache_path, live)
+    cache = open_cache(cache_path, live)
     cache.lookup(PAGE, f"key {PAGE}", fp)
     assert cache.old_broken(PAGE) == ["/x/"]
-    cache.save()  # cache.broken is empty: the link now resolves
-    assert RenderCache(cache_path, live).old_broken(PAGE) == []
+    save(cache)  # cache.broken is empty: the link now resolves
+    assert open_cache(cache_path, live).old_broken(PAGE) == []
 
 
 def test_restored_page_replaces_its_entry(site_config, cache_path):
     fp = fingerprints(site_config)
     live = stored(cache_path, fp, {PAGE: b"a"})
-    cache = RenderCache(cache_path, live)
+    cache = open_cache(cache_path, live)
     digest = cache.store(PAGE, "new key", False, b"new", (), fp)
-    cache.save()
-    again = RenderCache(cache_path, {PAGE: [digest, 3, 0]})
+    save(cache)
+    again = open_cache(cache_path, {PAGE: [digest, 3, 0]})
     assert again.lookup(PAGE, f"key {PAGE}", fp) is None
     assert again.lookup(PAGE, "new key", fp) == digest
 
@@ -380,7 +392,7 @@ def test_damaged_render_cache_reads_as_empty(site_config, cache_path, data):
     fp = fingerprints(site_config)
     cache_path.parent.mkdir(parents=True)
     cache_path.write_bytes(data)
-    cache = RenderCache(cache_path, {PAGE: ["d", 1, 0]})
+    cache = open_cache(cache_path, {PAGE: ["d", 1, 0]})
     assert cache.entries == {}
     assert cache.lookup(PAGE, "k", fp) is None
     assert cache.old_links(PAGE) == [] and cache.old_broken(PAGE) == []
@@ -391,7 +403,7 @@ def test_save_replaces_a_damaged_render_cache(site_config, cache_path):
     cache_path.parent.mkdir(parents=True)
     cache_path.write_bytes(b"not a database" * 300)
     live = stored(cache_path, fp, {PAGE: b"a"}, links=("/x/",))
-    cache = RenderCache(cache_path, live)
+    cache = open_cache(cache_path, live)
     assert cache.lookup(PAGE, f"key {PAGE}", fp) == live[PAGE][0]
     assert cache.old_links(PAGE) == ["/x/"]
 
@@ -400,13 +412,13 @@ def test_render_cache_of_another_version_reads_as_empty(site_config, cache_path)
     fp = fingerprints(site_config)
     live = stored(cache_path, fp, {PAGE: b"a"})
     with closing(sqlite3.connect(cache_path)) as connection, connection:
-        connection.execute("UPDATE info SET value = 'rendered 0 old' WHERE key = 'schema'")
-    assert RenderCache(cache_path, live).entries == {}
+        connection.execute("UPDATE info SET value = 'marginalia-state 0' WHERE key = 'schema'")
+    assert open_cache(cache_path, live).entries == {}
 
 
 def test_render_cache_without_a_path_never_writes(site_config, tmp_path):
     fp = fingerprints(site_config)
-    cache = RenderCache(None, {})
+    cache = RenderCache(None, "/site/output", {})
     cache.store(PAGE, "k", False, b"a", (), fp)
     cache.save()
     assert list(tmp_path.iterdir()) == []

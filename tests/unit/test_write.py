@@ -11,12 +11,19 @@ import pytest
 from conftest import sandbox_snapshot, tree_snapshot
 from marginalia.errors import OutputError
 from marginalia.model import OutputFile
-from marginalia.write import (MARKER_NAME, build_lock, check_output_dir, remove_stale_staging,
-                              safe_target, write_output)
+from marginalia.store import Store, build_lock
+from marginalia.write import (MARKER_NAME, check_output_dir, remove_stale_staging, safe_target,
+                              spare_dir)
+from marginalia.write import write_output as write_with_state
 
 
 def files(contents: dict[str, str]) -> list[OutputFile]:
     return [OutputFile(rel_path, text.encode(), "test") for rel_path, text in contents.items()]
+
+
+def write_output(outputs: list[OutputFile], output: Path):
+    """Write as a build does: with the state of a site in the output's parent folder."""
+    return write_with_state(outputs, output, Store(output.parent))
 
 
 @pytest.mark.parametrize("rel_path, expected", [
@@ -50,7 +57,7 @@ def test_write_output_writes_files_and_marker(tmp_path):
     assert written.changed == () and written.removed == ()
     assert tree_snapshot(output) == {MARKER_NAME: (output / MARKER_NAME).read_bytes(),
                                      "a/b/index.html": b"b", "index.html": b"home"}
-    assert not list(tmp_path.glob(".output.staging-*"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".cache", "output"]
 
 
 def test_write_output_replaces_the_whole_tree(tmp_path):
@@ -113,8 +120,8 @@ def test_changes_made_by_hand_never_reach_a_later_build(tmp_path, meddle):
     assert list(away.iterdir()) == []
 
 
-@pytest.mark.parametrize("step", ["_take_staging_tree", "read_tree_state",
-                                  "_verify_staging_tree", "TargetResolver"])
+@pytest.mark.parametrize("step", ["read_tree_state", "_verify_staging_tree", "TargetResolver",
+                                  "swap_in"])
 @pytest.mark.parametrize("with_spare", [False, True])
 def test_ctrl_c_while_the_staging_tree_is_set_up_leaves_no_staging_folder(
         tmp_path, monkeypatch, step, with_spare):
@@ -134,8 +141,12 @@ def test_ctrl_c_while_the_staging_tree_is_set_up_leaves_no_staging_folder(
     monkeypatch.setattr(write, step, interrupted)
     with pytest.raises(KeyboardInterrupt):
         write_output(files({"index.html": "third"}), output)
-    assert not list(tmp_path.glob(".output.staging-*"))
-    assert tree_snapshot(output) == before
+    if step == "swap_in":  # interrupted once the new tree is in: all of it is there
+        assert (output / "index.html").read_text() == "third"
+    else:
+        assert tree_snapshot(output) == before
+    beside = {p.name for p in tmp_path.iterdir()} - {".cache", "output"}
+    assert beside <= {".output.spare"}
     monkeypatch.undo()
     write_output(files({"index.html": "fourth"}), output)
     assert (output / "index.html").read_text() == "fourth"
@@ -230,11 +241,48 @@ def test_check_output_dir_refuses_a_symlink_unless_forced(tmp_path):
         check_output_dir(tmp_path / "output", tmp_path)
 
 
-def test_build_lock_refuses_a_second_writer(tmp_path):
-    output = tmp_path / "output"
-    with build_lock(output):
+def test_build_lock_refuses_a_second_writer_and_creates_nothing(tmp_path):
+    with build_lock(tmp_path):
         with pytest.raises(OutputError, match="another build"):
-            with build_lock(output):
+            with build_lock(tmp_path):
                 pass
-    with build_lock(output):  # released again
+    with build_lock(tmp_path):  # released again
         pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_write_hands_back_no_spare_it_made(tmp_path):
+    output = tmp_path / "output"
+    write_output(files({"index.html": "v1"}), output)
+    with pytest.raises(OutputError):
+        write_output([*files({"index.html": "v2"}), OutputFile("../evil.html", b"x", "t")],
+                     output)
+    assert not spare_dir(output).exists()
+    assert (output / "index.html").read_text() == "v1"
+
+
+def test_a_spare_changed_by_a_failed_write_is_never_trusted(tmp_path):
+    """The spare tree shares files with output/ through hard links; a build that failed
+    midway leaves it marked, and the next build sweeps it rather than trust its record."""
+    output = tmp_path / "output"
+    for version in ("v1", "v2"):
+        write_output(files({"index.html": version, "keep.html": "same"}), output)
+    with pytest.raises(OutputError):
+        write_output([*files({"index.html": "v3", "new.html": "n"}),
+                      OutputFile("../evil.html", b"x", "t")], output)
+    assert (spare_dir(output) / ".marginalia-building").exists()
+    assert (output / "index.html").read_text() == "v2"
+    write_output(files({"index.html": "v4", "keep.html": "same"}), output)
+    assert published(output) == {"index.html": b"v4", "keep.html": b"same"}
+    assert not list(output.rglob("*.tmp")) and not list(spare_dir(output).rglob("*.tmp"))
+
+
+def test_linking_a_file_over_its_own_inode_leaves_no_temporary(tmp_path):
+    """Renaming a link over another link of the same file does nothing in POSIX: the
+    writer must not leave the temporary behind, nor write through it later."""
+    output = tmp_path / "output"
+    for _ in range(4):
+        write_output(files({"index.html": "same", "a/b.html": "same too"}), output)
+    assert not list(tmp_path.rglob("*.tmp"))
+    assert (output / "index.html").stat().st_ino == (
+        spare_dir(output) / "index.html").stat().st_ino
