@@ -5,13 +5,11 @@ from __future__ import annotations
 import hashlib
 import posixpath
 from collections import defaultdict
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import unquote, urlsplit
 
 from .errors import BuildError, ContentError, raise_if_any
-from .markup import line_of_link
 from .model import (ArchiveMonth, ArchiveYear, Author, Config, Neighbours, Page, Post,
                     Section, Site, Tag)
 from .urls import rewrite_urls, slugify, url_scheme
@@ -31,23 +29,20 @@ class Visibility:
 
 def assemble_site(posts: list[Post], pages: list[Page], assets: tuple[str, ...],
                   config: Config, visibility: Visibility,
-                  texts: Mapping[str, str] | None = None,
                   problems: list[BuildError] | None = None) -> Site:
     """Choose the published posts, resolve content links, and group posts.
 
-    texts maps every content file found, parsed or not, to its text. Problems
-    are raised at once, unless a problems list is given to collect them in.
+    Problems are raised at once, unless a problems list is given to collect them in.
+    A link to a Markdown file that is not published is left as it is: the check of
+    broken links reports it, as a warning.
     """
     published, held_back = _split_published(posts, visibility)
     asset_urls = map_asset_urls(assets, posts)
     link_targets = {p.rel_path: p.url for p in [*published, *pages]}
     link_targets.update(asset_urls)
-    parsed = {p.rel_path for p in [*posts, *pages]}
     errors: list[BuildError] = []
-    published = [_with_resolved_links(p, link_targets, parsed, texts or {}, errors)
-                 for p in published]
-    pages = [_with_resolved_links(p, link_targets, parsed, texts or {}, errors)
-             for p in pages]
+    published = [_with_resolved_links(p, link_targets) for p in published]
+    pages = [_with_resolved_links(p, link_targets) for p in pages]
     published.sort(key=_newest_first)
     tags = _group_tags(published, errors)
     if problems is None:
@@ -70,14 +65,12 @@ def assemble_site(posts: list[Post], pages: list[Page], assets: tuple[str, ...],
     )
 
 
-def resolve_links_against(site: Site, post: Post) -> tuple[Post, list[BuildError]]:
+def resolve_links_against(site: Site, post: Post) -> Post:
     """Resolve a post's links to other content files against an assembled site, as
     assemble_site would: for a post read again after the site was assembled."""
     targets = {p.rel_path: p.url for p in [*site.posts, *site.pages]}
     targets.update(site.asset_urls)
-    parsed = {*targets, *(p.rel_path for p in site.held_back)}
-    errors: list[BuildError] = []
-    return _with_resolved_links(post, targets, parsed, {}, errors), errors
+    return _with_resolved_links(post, targets)
 
 
 def hold_reason(post: Post, now: datetime) -> str:
@@ -127,12 +120,11 @@ def _ancestors(directory: str):
         directory = posixpath.dirname(directory)
 
 
-def _with_resolved_links(item, targets: dict[str, str], parsed: set[str],
-                         texts: Mapping[str, str], errors: list[BuildError]):
+def _with_resolved_links(item, targets: dict[str, str]):
     """Point relative links at other content files to those files' URLs."""
     if not item.relative_links:
         return item
-    resolve = link_resolver(item.rel_path, targets, parsed, texts, errors)
+    resolve = link_resolver(item.rel_path, targets)
     body_html = rewrite_urls(item.body_html, resolve)
     if body_html == item.body_html:
         return item
@@ -145,10 +137,8 @@ def _with_resolved_links(item, targets: dict[str, str], parsed: set[str],
     return replace(item, body=body_html, digest=digest)
 
 
-def link_resolver(rel_path: str, targets: dict[str, str], parsed: set[str],
-                  texts: Mapping[str, str], errors: list[BuildError]):
-    """Make the function that points one file's relative links at content URLs; a link
-    to a Markdown file that is not published is added to errors."""
+def link_resolver(rel_path: str, targets: dict[str, str]):
+    """Make the function that points one file's relative links at content URLs."""
     base_dir = posixpath.dirname(rel_path)
 
     def resolve(url: str) -> str:
@@ -157,16 +147,7 @@ def link_resolver(rel_path: str, targets: dict[str, str], parsed: set[str],
         parts = urlsplit(url)
         target = posixpath.normpath(posixpath.join(base_dir, unquote(parts.path)))
         fragment = f"#{parts.fragment}" if parts.fragment else ""
-        if target in targets:
-            return targets[target] + fragment
-        if target.endswith((".md", ".markdown")):
-            reason = ("is a draft or not yet published" if target in parsed
-                      else "has errors of its own" if target in texts else "does not exist")
-            text = texts.get(rel_path, "")
-            errors.append(ContentError(
-                f"link to '{url}': {target} {reason}; fix the path or remove the link",
-                rel_path, line_of_link(text, url)))
-        return url
+        return targets[target] + fragment if target in targets else url
 
     return resolve
 

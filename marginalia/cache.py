@@ -23,7 +23,7 @@ from .errors import ContentError
 from .model import Config, ContentFile, Page, Post, Source
 from .store import Store
 
-FORMAT = 7  # bump whenever parsing gives different output for the same input
+FORMAT = 9  # bump whenever parsing gives different output for the same input
 INDEX_PREFIX = "parsed "
 UNSETTLED = ""  # the signature stored for a file too fresh to be known by it
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from .assemble import hold_reason
 from .errors import BuildError, raise_if_any
 from .links import check_menu_links, find_broken_links
-from .pipeline import BuildOptions, load_site, render_files
+from .pipeline import BuildOptions, load_site, noticed_while_parsing, render_files
 from .store import Store
 
 # The words of 'list drafts|future|expired', and the hold reasons they stand for.
@@ -17,7 +17,8 @@ LIST_REASONS = {"drafts": "draft", "future": "future", "expired": "expired"}
 
 
 def check_site(site_dir: Path, now: datetime, strict: bool = False, quiet: bool = False) -> int:
-    """Run every check of a build, links included; broken links are errors here."""
+    """Run every check of a build, links included; what a build warns of (broken
+    links, links made inert, markup removed) is an error here, as with --strict."""
     options = BuildOptions(site_dir=site_dir, output_dir=site_dir / "output", now=now)
     # Reads the saved state to skip parsing unchanged files; never writes it.
     loaded = load_site(options, Store(site_dir), lenient=True)
@@ -26,6 +27,7 @@ def check_site(site_dir: Path, now: datetime, strict: bool = False, quiet: bool 
         files = render_files(loaded.site, options)
     except BuildError as error:
         raise_if_any([*problems, error])
+    problems += noticed_while_parsing(loaded.site)
     problems += check_menu_links(loaded.site.config, files)
     problems += find_broken_links(files, loaded.site, loaded.texts)
     raise_if_any(problems)

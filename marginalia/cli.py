@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import signal
 import sys
@@ -20,6 +21,7 @@ from .pipeline import BuildOptions, build_site
 PROGRESS_THRESHOLD = 300  # smaller builds finish before a bar would help
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 COMMANDS = ("build", "serve", "new", "check", "list")
+HIGHEST_PORT = 65535
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -62,9 +64,9 @@ def make_parser() -> argparse.ArgumentParser:
                                 help="build with drafts and future posts, serve on "
                                      "localhost and rebuild on change")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=port_number, default=8000)
     new = commands.add_parser("new", parents=[common], help="start a new post")
-    new.add_argument("title")
+    new.add_argument("title", type=headline)
     new.add_argument("--section", required=True)
     new.add_argument("--slug", default=None)
     new.add_argument("--bundle", action="store_true",
@@ -78,12 +80,36 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def port_number(text: str) -> int:
+    """Read --port: a whole number a socket can listen on."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= HIGHEST_PORT:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a port: use a whole number from 0 to {HIGHEST_PORT}, "
+            "such as 8000 (0 picks a free one)")
+    return port
+
+
+def headline(text: str) -> str:
+    """Read the title of a new post, which must hold more than spaces."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            'the title is empty; give the headline in quotes, such as '
+            'new "Pyongyang Tests Another Missile" --section NAME')
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line and return its exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
-        argv.insert(0, "build")
     parser = make_parser()
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+        parser.error(unknown_command(argv[0]))
+    if not argv or argv[0] not in COMMANDS + ("-h", "--help"):
+        argv.insert(0, "build")  # a build's options without the word 'build'
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -97,6 +123,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; the previous output is untouched", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def unknown_command(word: str) -> str:
+    """Say that a first word is no command, suggesting the closest one."""
+    close = difflib.get_close_matches(word, COMMANDS, n=1, cutoff=0.6)
+    if close:
+        return f"unknown command '{word}'; did you mean '{close[0]}'?"
+    return f"unknown command '{word}'; the commands are {', '.join(COMMANDS)} (-h for help)"
 
 
 def run() -> NoReturn:
@@ -170,19 +204,25 @@ def run_build(args: argparse.Namespace, site_dir: Path, now: datetime) -> int:
                              ("removed", result.written.removed)):
             for path in paths:
                 print(f"{label}: {path}")
-        print(f"{result.counts['reused']} files reused without rendering")
+        print(f"{counted(result.counts['reused'], 'file')} reused without rendering")
         for note in result.notes:
             print(note)
     if not args.quiet:
         written = result.written
         sections = ", ".join(f"{s.name} {len(s.posts)}" for s in result.site.sections)
-        print(f"built {result.counts['posts']} posts ({sections}): "
-              f"{result.counts['pages']} pages, "
-              f"{result.counts['feeds']} feeds; {len(written.added)} files added, "
+        print(f"built {counted(result.counts['posts'], 'post')} ({sections}): "
+              f"{counted(result.counts['pages'], 'page')}, "
+              f"{counted(result.counts['feeds'], 'feed')}; "
+              f"{counted(len(written.added), 'file')} added, "
               f"{len(written.changed)} changed, {len(written.removed)} removed; "
-              f"{result.counts['cached']} sources from cache, "
+              f"{counted(result.counts['cached'], 'source')} from cache, "
               f"in {result.seconds:.2f} s -> {options.output_dir}")
     return EXIT_OK
+
+
+def counted(number: int, noun: str) -> str:
+    """Return '1 post' or '3 posts'."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 @contextmanager
@@ -227,8 +267,7 @@ def report_errors(error: BuildError) -> int:
     for number, problem in enumerate(errors, start=1):
         prefix = f"{number}. " if len(errors) > 1 else ""
         print(f"{prefix}{problem}", file=sys.stderr)
-    summary = f"{len(errors)} problems" if len(errors) > 1 else "1 problem"
-    print(f"{summary}; nothing was written", file=sys.stderr)
+    print(f"{counted(len(errors), 'problem')}; nothing was written", file=sys.stderr)
     return exit_code_for(error)
 
 

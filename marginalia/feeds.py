@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from html import escape
+from typing import TYPE_CHECKING, Any
 
+from .frontmatter import NOT_TEXT
 from .model import OutputFile, Post, Site
 from .urls import absolutize, prefix_root_relative, rewrite_urls
 
@@ -31,9 +33,21 @@ class FeedSpec:
         return f"{self.home_url}{name}"
 
 
+def feed_text(text: str) -> str:
+    """Replace each character XML 1.0 cannot hold (controls, lone surrogates,
+    noncharacters) with U+FFFD: lxml refuses them, so a feed could not be written."""
+    return NOT_TEXT.sub("\ufffd", text)
+
+
+def text_as_html(text: str) -> str:
+    """Escape plain text for a feed field that readers render as HTML (RSS description),
+    so a dek of `<b>x</b>` shows its characters rather than bold."""
+    return escape(feed_text(text), quote=False)
+
+
 def feed_categories(post: Post) -> list[dict[str, str]]:
     """The section and the first tags, given to feedgen at once (it is slow one by one)."""
-    return [{"term": term} for term in (post.section, *post.tags)[:MAX_CATEGORIES]]
+    return [{"term": feed_text(term)} for term in (post.section, *post.tags)[:MAX_CATEGORIES]]
 
 
 def feed_names(json_feed: bool) -> tuple[str, ...]:
@@ -49,7 +63,7 @@ def feed_html(site: Site, post: Post) -> str:
     """Return the post body with every link and image made absolute, for feed readers."""
     to_site = prefix_root_relative(site.config.base_path)
     to_absolute = absolutize(permalink(site, post.url))
-    return rewrite_urls(post.body_html, lambda url: to_absolute(to_site(url)))
+    return feed_text(rewrite_urls(post.body_html, lambda url: to_absolute(to_site(url))))
 
 
 def render_feed_files(site: Site, spec: FeedSpec, json_feed: bool = False,
@@ -83,15 +97,14 @@ def _generator(site: Site, spec: FeedSpec, self_url: str, posts: Sequence[Post])
 
     generator = FeedGenerator()
     generator.id(permalink(site, spec.home_url))
-    generator.title(spec.title)
-    generator.description(spec.description or spec.title)
+    generator.title(feed_text(spec.title))
     # feedgen takes the RSS <link> from the last link given: the page, not the feed.
     generator.link(href=permalink(site, self_url), rel="self")
     generator.link(href=permalink(site, spec.home_url), rel="alternate")
-    generator.language(config.language)
+    generator.language(feed_text(config.language))
     generator.generator(GENERATOR)
-    generator.author({"name": config.publisher})
-    generator.rights(f"\u00a9 {config.publisher} {site.copyright_years}")
+    generator.author({"name": feed_text(config.publisher)})
+    generator.rights(feed_text(f"\u00a9 {config.publisher} {site.copyright_years}"))
     newest = max((p.last_modified for p in posts), default=site.newest_date)
     if newest is not None:
         generator.lastBuildDate(newest)
@@ -105,19 +118,20 @@ def render_rss(site: Site, spec: FeedSpec, posts: Sequence[Post],
                bodies: dict[str, str]) -> bytes:
     """Render RSS 2.0 with full content in content:encoded and authors in dc:creator."""
     generator = _generator(site, spec, spec.url("feed.xml"), posts)
+    generator.description(text_as_html(spec.description or spec.title))
     generator.load_extension("dc", atom=False, rss=True)
     for post in posts:
         entry = generator.add_entry(order="append")
         link = permalink(site, post.url)
-        entry.title(post.title)
+        entry.title(feed_text(post.title))
         entry.link(href=link)
         entry.guid(link, permalink=True)
         entry.pubDate(post.date)
-        entry.description(post.summary or post.title)
+        entry.description(text_as_html(post.summary or post.title))
         if site.config.feed.full_content:
             entry.content(bodies[post.rel_path], type="CDATA")
         if post.author:
-            entry.dc.dc_creator(post.author)
+            entry.dc.dc_creator(feed_text(post.author))
         entry.category(feed_categories(post))
     return generator.rss_str(pretty=True)
 
@@ -126,16 +140,17 @@ def render_atom(site: Site, spec: FeedSpec, posts: Sequence[Post],
                 bodies: dict[str, str]) -> bytes:
     """Render Atom 1.0; every entry has an author, as the format requires."""
     generator = _generator(site, spec, spec.url("atom.xml"), posts)
+    generator.subtitle(feed_text(spec.description or spec.title))
     for post in posts:
         entry = generator.add_entry(order="append")
         link = permalink(site, post.url)
         entry.id(link)
-        entry.title(post.title)
+        entry.title(feed_text(post.title))
         entry.link(href=link, rel="alternate")
         entry.published(post.date)
         entry.updated(post.last_modified)
-        entry.author({"name": post.author or site.config.publisher})
-        entry.summary(post.summary or post.title)
+        entry.author({"name": feed_text(post.author or site.config.publisher)})
+        entry.summary(feed_text(post.summary or post.title), type="text")
         if site.config.feed.full_content:
             entry.content(bodies[post.rel_path], type="html")
         entry.category(feed_categories(post))
@@ -173,4 +188,17 @@ def render_json_feed(site: Site, spec: FeedSpec, posts: Sequence[Post],
         "authors": [{"name": config.publisher}],
         "items": items,
     }
-    return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    return (json.dumps(_with_feed_text(feed), ensure_ascii=False, indent=2)
+            + "\n").encode("utf-8")
+
+
+def _with_feed_text(value: Any) -> Any:
+    """Clean every string of a JSON Feed as the XML feeds are cleaned: a lone surrogate
+    cannot even be encoded as UTF-8."""
+    if isinstance(value, str):
+        return feed_text(value)
+    if isinstance(value, dict):
+        return {key: _with_feed_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_with_feed_text(item) for item in value]
+    return value

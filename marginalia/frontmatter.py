@@ -12,7 +12,7 @@ import yaml
 
 from .errors import BuildError, ContentError, did_you_mean
 from .model import Source
-from .urls import is_absolute_http, is_valid_slug, slugify
+from .urls import MAX_SLUG_LENGTH, is_absolute_http, is_valid_slug, slugify
 
 MAX_FRONT_MATTER_CHARS = 64 * 1024
 FENCE = re.compile(r"^---[ \t]*$", re.MULTILINE)
@@ -21,6 +21,7 @@ NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff"
                       "\ufdd0-\ufdef\ufffe\uffff]")
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+FLOW_BRACKETS = {"flow sequence": ("[", "]", "list"), "flow mapping": ("{", "}", "mapping")}
 
 
 class ContentLoader(_BaseLoader):  # type: ignore[misc, valid-type]
@@ -74,6 +75,11 @@ def load_mapping(yaml_text: str, rel_path: str, first_line: int) -> tuple[dict, 
                                "not a single value or a list", rel_path, first_line)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
+        unclosed = _find_unclosed(exc, yaml_text, first_line)
+        if unclosed is not None:
+            message, opened = unclosed
+            raise ContentError(f"YAML: {message}", rel_path, first_line + opened.line,
+                               opened.column + 1) from None
         mark = exc.problem_mark or exc.context_mark
         line = first_line + mark.line if mark else first_line
         column = mark.column + 1 if mark else None
@@ -90,6 +96,50 @@ def load_mapping(yaml_text: str, rel_path: str, first_line: int) -> tuple[dict, 
     for key_node, _ in node.value:
         key_lines.setdefault(str(key_node.value), first_line + key_node.start_mark.line)
     return data, key_lines
+
+
+def _find_unclosed(exc: yaml.MarkedYAMLError, yaml_text: str,
+                   first_line: int) -> tuple[str, yaml.Mark] | None:
+    """Find a quote or bracket left open, with the mark where it was opened.
+
+    YAML reads on past an unclosed quote or '[' and fails where the text runs
+    out or stops making sense, lines below the editor's mistake.
+    """
+    context, opened, stopped = exc.context or "", exc.context_mark, exc.problem_mark
+    if stopped is None:
+        return None
+    stopped_line = first_line + stopped.line
+    if opened is not None and opened.line < stopped.line:
+        if "quoted scalar" in context and "unexpected" in (exc.problem or ""):
+            quote = _line_at(yaml_text, opened.line)[opened.column:opened.column + 1]
+            return (f"the quote {quote} opened here is never closed; end the value with "
+                    f"{quote}", opened)
+        for kind, (opener, closer, noun) in FLOW_BRACKETS.items():
+            if kind in context:
+                return (f"the '{opener}' opened here is never closed (YAML read on to line "
+                        f"{stopped_line}); end the {noun} with '{closer}'", opened)
+    runaway = _quoted_value_ending_at(yaml_text, stopped)
+    if runaway is not None:
+        return (f"the value quoted with {runaway.style} here runs on to line "
+                f"{stopped_line}; end it with {runaway.style} on this line", runaway.start_mark)
+    return None
+
+
+def _quoted_value_ending_at(yaml_text: str, stopped: yaml.Mark) -> yaml.ScalarToken | None:
+    """Return the quoted value spanning several lines that ends on the line where YAML
+    stopped, before the spot: the likely sign of a missing closing quote."""
+    found = None
+    try:
+        for token in yaml.scan(yaml_text, Loader=ContentLoader):
+            end = token.end_mark
+            if (end.line, end.column) > (stopped.line, stopped.column):
+                break
+            if (isinstance(token, yaml.ScalarToken) and token.style in ('"', "'")
+                    and token.start_mark.line < end.line == stopped.line):
+                found = token
+    except yaml.YAMLError:
+        pass
+    return found
 
 
 def _line_at(text: str, index: int) -> str:
@@ -252,6 +302,10 @@ class FieldChecker:
                       f"digits and single hyphens (such as "
                       f"'{slugify(str(value)) or 'my-post'}')")
             return slugify(str(value))
+        if len(value) > MAX_SLUG_LENGTH:
+            self.fail("slug", f"slug is {len(value)} characters long; keep it to "
+                      f"{MAX_SLUG_LENGTH} or fewer, such as '{slugify(value)}'")
+            return slugify(value)
         return value
 
     def mapping(self, key: str) -> dict:

@@ -8,6 +8,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
 from .config import CONFIG_NAME
+from .discover import is_markdown
 from .errors import BuildError, ConfigError, ContentError
 from .incremental import RenderCache
 from .markup import line_of_link
@@ -59,13 +60,29 @@ def find_broken_links(files: Sequence[OutputFile], site: Site, texts: Mapping[st
             if key not in problems:
                 text = texts.get(output.source, "")
                 problems[key] = ContentError(
-                    f"broken link '{url}': nothing is built at /{target}; fix the link "
+                    _markdown_link_problem(url, output.source, site, texts)
+                    or f"broken link '{url}': nothing is built at /{target}; fix the link "
                     "or add the missing post, page or file",
                     output.source if output.source in texts else output.rel_path,
                     line_of_link(text, url) if text else None)
         if broken and cache is not None:
             cache.broken[output.rel_path] = broken
     return list(problems.values())
+
+
+def _markdown_link_problem(url: str, source: str, site: Site,
+                           texts: Mapping[str, str]) -> str | None:
+    """Say what is wrong with a relative link from a content file to a Markdown file:
+    assembly points every such link at a published post or page, so this one is not."""
+    path = unquote(urlsplit(url).path)
+    if (source not in texts or url_scheme(url) or path.startswith("/")
+            or not is_markdown(path)):
+        return None
+    target = posixpath.normpath(posixpath.join(posixpath.dirname(source), path))
+    reason = ("is a draft or not yet published"
+              if any(post.rel_path == target for post in site.held_back)
+              else "has errors of its own" if target in texts else "does not exist")
+    return f"link to '{url}': {target} {reason}; fix the path or remove the link"
 
 
 def check_menu_links(config: Config, files: Sequence[OutputFile]) -> list[BuildError]:

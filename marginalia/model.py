@@ -121,6 +121,7 @@ class Post:
     relative_links: bool = True  # False when no link in the body can be relative
     aliases: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[tuple[str, int], ...] = ()  # (message, line) of what parsing noticed
     digest: str = ""  # identifies the post's content: equal digests, equal posts
 
     @property
@@ -152,6 +153,7 @@ class Page:
     body_html: str
     relative_links: bool = True  # False when no link in the body can be relative
     extra: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[tuple[str, int], ...] = ()  # (message, line) of what parsing noticed
 
 
 @dataclass(frozen=True, slots=True)

@@ -148,8 +148,10 @@ def parse_post(source: SourceFile, config: Config) -> Post:
     if date and updated and updated < date:
         check.fail("updated", "'updated' is before 'date'; fix one of them")
     raise_if_any(check.errors)
+    warnings: list[tuple[str, int]] = []
     body_html = render_markdown(matter.body, config.markdown_extensions, source.rel_path,
-                                matter.body_line, config.unsafe_html, config.iframe_hosts)
+                                matter.body_line, config.unsafe_html, config.iframe_hosts,
+                                warnings)
     assert date is not None and section is not None
     return Post(
         rel_path=source.rel_path, title=title, section=section.name, date=date,
@@ -159,7 +161,7 @@ def parse_post(source: SourceFile, config: Config) -> Post:
                              section.slug),
         body=body_html, summary=dek or summarize(body_html),
         relative_links=has_relative_links(body_html), aliases=aliases,
-        extra=extra, digest=source_key(source.rel_path, source.text))
+        extra=extra, warnings=tuple(warnings), digest=source_key(source.rel_path, source.text))
 
 
 def parse_page(source: SourceFile, config: Config) -> Page:
@@ -178,11 +180,14 @@ def parse_page(source: SourceFile, config: Config) -> Page:
     url = _page_url(check, source.rel_path)
     extra = check.mapping("extra")
     raise_if_any(check.errors)
+    warnings: list[tuple[str, int]] = []
     body_html = render_markdown(matter.body, config.markdown_extensions, source.rel_path,
-                                matter.body_line, config.unsafe_html, config.iframe_hosts)
+                                matter.body_line, config.unsafe_html, config.iframe_hosts,
+                                warnings)
     return Page(rel_path=source.rel_path, title=title, description=description,
                 layout=layout, menu=menu, order=order, url=url, body_html=body_html,
-                relative_links=has_relative_links(body_html), extra=extra)
+                relative_links=has_relative_links(body_html), extra=extra,
+                warnings=tuple(warnings))
 
 
 def _find_section(check: FieldChecker, sections: tuple[SectionConfig, ...]):

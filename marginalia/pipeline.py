@@ -16,7 +16,7 @@ from .assemble import Visibility, assemble_site
 from .cache import ParseCache, config_fingerprint
 from .config import load_config
 from .discover import SourceTexts, discover_sources
-from .errors import BuildError, OutputError, raise_if_any
+from .errors import BuildError, ContentError, OutputError, raise_if_any
 from .feeds import feed_names
 from .incremental import RenderCache
 from .links import check_menu_links, find_broken_links
@@ -99,7 +99,7 @@ def load_site(options: BuildOptions, state: Store, progress: Progress | None = N
     texts = SourceTexts(discovered.sources)
     visibility = Visibility(now=options.now, drafts=options.drafts, future=options.future)
     site = assemble_site(parsed.posts, parsed.pages, discovered.assets, config, visibility,
-                         texts, problems if lenient else None)
+                         problems if lenient else None)
     return LoadedSite(site, texts, cache, tuple(problems), discovered.signatures,
                       discovered.unsettled)
 
@@ -142,13 +142,21 @@ def _render_and_write(site: Site, loaded: LoadedSite, options: BuildOptions, sta
     with StagedOutput(options.output_dir, state, live) as staged:
         files = render_files(site, options, render_cache, progress, staged.place, warm)
         raise_if_any(check_menu_links(site.config, files))
-        warnings = find_broken_links(files, site, loaded.texts, render_cache, live)
+        warnings = [*noticed_while_parsing(site),
+                    *find_broken_links(files, site, loaded.texts, render_cache, live)]
         if options.strict:
             raise_if_any(warnings)
         render_cache.save()
         loaded.cache.save()
         written = staged.finish()  # commits the state, then swaps the new site in
     return files, render_cache, warnings, written
+
+
+def noticed_while_parsing(site: Site) -> list[BuildError]:
+    """What parsing removed or changed in the published posts and pages, as warnings."""
+    return [ContentError(message, item.rel_path, line)
+            for item in (*site.posts, *site.pages)
+            for message, line in sorted(item.warnings, key=lambda warning: warning[1])]
 
 
 @contextmanager

@@ -76,8 +76,7 @@ def _read_again(last: LastBuild, rel_path: str) -> Post | None:
     item = parse_source(source, last.site.config)
     if not isinstance(item, Post):
         return None
-    post, errors = resolve_links_against(last.site, item)
-    return None if errors else post
+    return resolve_links_against(last.site, item)
 
 
 def _place(post: Post) -> tuple:

@@ -10,7 +10,7 @@ from .config import find_section, load_config, unknown_section
 from .discover import CONTENT_DIR
 from .errors import ContentError
 from .model import SectionConfig
-from .urls import is_valid_slug, slugify
+from .urls import MAX_SLUG_LENGTH, is_valid_slug, slugify
 
 POSTS_DIR = "posts"
 
@@ -24,9 +24,7 @@ def create_post(site_dir: Path, title: str, section_name: str, now: datetime,
         raise ContentError(unknown_section(section_name, config.sections), "site.toml")
     derived = slugify(title)
     slug = slug if slug is not None else derived
-    if not is_valid_slug(slug):
-        raise ContentError(f"slug '{slug}' must be lowercase letters, digits and single "
-                           "hyphens; pass --slug some-words", "new")
+    check_new_slug(slug, from_title=slug == derived)
     local_now = now.astimezone(config.tz).replace(microsecond=0)
     folder = site_dir / CONTENT_DIR / POSTS_DIR / f"{local_now.year:04d}"
     path = folder / slug / "index.md" if bundle else folder / f"{slug}.md"
@@ -38,6 +36,19 @@ def create_post(site_dir: Path, title: str, section_name: str, now: datetime,
         handle.write(post_template(title, section, local_now,
                                    slug=slug if slug != derived else None))
     return path
+
+
+def check_new_slug(slug: str, from_title: bool) -> None:
+    """Refuse a slug that cannot name the post's file and URL."""
+    if from_title and not slug:
+        raise ContentError("the title has no letters or digits to make a slug from; "
+                           "pass --slug some-words", "new")
+    if not is_valid_slug(slug):
+        raise ContentError(f"slug '{slug}' must be lowercase letters, digits and single "
+                           "hyphens; pass --slug some-words", "new")
+    if len(slug) > MAX_SLUG_LENGTH:
+        raise ContentError(f"slug is {len(slug)} characters long; keep it to "
+                           f"{MAX_SLUG_LENGTH} or fewer, such as '{slugify(slug)}'", "new")
 
 
 def post_template(title: str, section: SectionConfig, now: datetime,

@@ -12,7 +12,8 @@ from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
 
 SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-SAFE_SCHEMES = ("http", "https", "mailto")
+# Well under the 255-byte limit of a file name, and still readable in a URL.
+MAX_SLUG_LENGTH = 80
 MAYBE_RELATIVE_LINK = re.compile(
     r"""\s(?:href|src|poster|cite|srcset)\s*=\s*["']?(?![a-z][a-z0-9+.-]*:|[/#?"'])""",
     re.IGNORECASE)
@@ -35,7 +36,15 @@ def slugify(text: str) -> str:
     text = text.encode("ascii", "ignore").decode("ascii").lower()
     text = re.sub(r"['\u2019]", "", text)
     text = re.sub(r"\b(?:[a-z]\.){2,}", lambda m: m[0].replace(".", ""), text)
-    return "-".join(re.findall(r"[a-z0-9]+", text))
+    return _shorten_slug("-".join(re.findall(r"[a-z0-9]+", text)))
+
+
+def _shorten_slug(slug: str) -> str:
+    """Cut a slug to MAX_SLUG_LENGTH at the last whole word; one longer word is cut."""
+    if len(slug) <= MAX_SLUG_LENGTH:
+        return slug
+    last_hyphen = slug.rfind("-", 0, MAX_SLUG_LENGTH + 1)
+    return slug[:last_hyphen] if last_hyphen > 0 else slug[:MAX_SLUG_LENGTH]
 
 
 def is_valid_slug(slug: str) -> bool:
@@ -57,10 +66,19 @@ def url_scheme(url: str) -> str:
     return match[1] if match else ""
 
 
+@lru_cache(maxsize=1)
+def link_schemes() -> frozenset[str]:
+    """The URL schemes a link may use: the HTML sanitiser's own allow-list (http,
+    https, mailto, tel, sms, ftp, irc, magnet, webcal, geo, xmpp and others)."""
+    import nh3  # imported when first needed: a rebuild from the cache never is
+
+    return frozenset(nh3.ALLOWED_URL_SCHEMES)
+
+
 def is_safe_link(url: str) -> bool:
-    """Allow http, https, mailto and relative links; refuse javascript: and the like."""
+    """Allow relative links and the sanitiser's schemes; refuse javascript: and the like."""
     scheme = url_scheme(url)
-    return scheme == "" or scheme in SAFE_SCHEMES
+    return scheme == "" or scheme in link_schemes()
 
 
 def is_absolute_http(url: str) -> bool:

@@ -161,7 +161,7 @@ class StagedOutput:
             # needs every file first, reports it with both sources.
             self.conflicts.append(exc)
         except OSError as exc:
-            self._fail(exc)
+            self._fail(exc, output)
         return replace(output, content=b"", digest=digest) if output.content else output
 
     def finish(self) -> WriteSummary:
@@ -197,12 +197,30 @@ class StagedOutput:
         if error is not None and self.created:
             shutil.rmtree(self.staging, ignore_errors=True)
 
-    def _fail(self, exc: OSError) -> NoReturn:
+    def _fail(self, exc: OSError, output: OutputFile | None = None) -> NoReturn:
+        """Report a failed write by what the editor knows, the source and the output
+        path, never by the spare tree or a temporary file, which they never see."""
         self.__exit__(OSError, exc, None)
-        where = exc.filename or str(self.output_dir)
-        hint = "the disk is full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
-        raise OutputError(f"cannot write the output ({hint}); the previous site is "
-                          "untouched", str(where)) from None
+        reason = _describe_os_error(exc)
+        if output is None:
+            raise OutputError(f"cannot write the output ({reason}); the previous site is "
+                              "untouched", str(self.output_dir)) from None
+        raise OutputError(f"cannot write '{_abbreviate(output.rel_path)}' in the output "
+                          f"({reason}); the previous site is untouched",
+                          output.source) from None
+
+
+def _describe_os_error(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "the disk is full"
+    if exc.errno == errno.ENAMETOOLONG:
+        return ("a file or folder name is too long for the file system; shorten the "
+                "slug, url or alias that makes it")
+    return exc.strerror or str(exc)
+
+
+def _abbreviate(rel_path: str, limit: int = 100) -> str:
+    return rel_path if len(rel_path) <= limit else f"{rel_path[:limit - 21]}…{rel_path[-20:]}"
 
 
 def spare_dir(output_dir: Path) -> Path:

@@ -160,6 +160,19 @@ def build_in_process(site_dir: Path, *args: str, now: str | None = FIXED_NOW) ->
     return CliRun(code, out.getvalue(), err.getvalue())
 
 
+def cli(*argv: str):
+    """Run the command line in this process; return (exit code, stdout, stderr)."""
+    from marginalia.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 2
+    return code, out.getvalue(), err.getvalue()
+
+
 def parse_html(path: Path):
     """Parse an output page with lxml.html and return the document root."""
     import lxml.html

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import re
 from pathlib import Path
@@ -13,25 +11,12 @@ import lxml.etree
 import pytest
 import yaml
 
-from conftest import (MINIMAL_CONFIG, PROJECT_DIR, build_in_process, parse_html, post_text,
+from conftest import (MINIMAL_CONFIG, PROJECT_DIR, build_in_process, cli, parse_html, post_text,
                       tree_snapshot, write_site)
 
 NOW = "2030-01-01T00:00:00Z"
 ABOUT = "---\ntitle: About Us\n---\nWho we are.\n"
 PROBLEM = re.compile(r"^(?:(?P<number>\d+)\. )?(?P<path>[^:\s]+):(?P<line>\d+)(?::\d+)?: (?P<message>.+)$")
-
-
-def cli(*argv: str):
-    """Run the command line in this process; return (exit code, stdout, stderr)."""
-    from marginalia.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(list(argv))
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 2
-    return code, out.getvalue(), err.getvalue()
 
 
 def front_matter(path: Path) -> dict:
@@ -431,3 +416,40 @@ def test_the_command_line_exits_with_its_code_and_lets_a_profiler_write(tmp_path
     # python -m cProfile itself ends with 0 whatever the script's exit code.
     assert profiled.returncode == 0, profiled.stderr
     assert stats.stat().st_size > 0
+
+
+# --- new: an empty title and long titles -------------------------------------------------
+
+@pytest.mark.parametrize("title", ["", "   "])
+def test_new_with_an_empty_title_says_the_title_is_empty(blank_site, title):
+    code, out, err = new_post(blank_site, title, "--section", "Trade Winds")
+    assert code == 2
+    error = err.strip().splitlines()[-1]  # after the usage lines
+    assert "the title is empty" in error and "slug" not in error
+    assert "Traceback" not in err
+    assert not (blank_site / "content/posts").exists()
+
+
+def test_new_with_a_title_of_no_letters_asks_for_a_slug(blank_site):
+    code, out, err = new_post(blank_site, "!!!", "--section", "Trade Winds")
+    assert code == 1
+    assert "the title has no letters or digits" in err and "--slug" in err
+    assert not (blank_site / "content/posts").exists()
+
+
+def test_new_with_a_very_long_title_gets_a_capped_slug(blank_site):
+    title = "Pyongyang Tests Another Missile " * 30
+    code, out, err = new_post(blank_site, title, "--section", "Trade Winds")
+    assert code == 0, err
+    path = blank_site / out.strip()
+    assert len(path.stem) <= 80 and path.stem.startswith("pyongyang-tests-another-missile-")
+    assert front_matter(path)["title"] == title  # the title itself stays whole
+    assert "slug" not in front_matter(path)
+
+
+def test_new_refuses_a_slug_beyond_the_cap(blank_site):
+    code, out, err = new_post(blank_site, "Tariffs", "--section", "Trade Winds",
+                              "--slug", "tariff-" * 20 + "talk")
+    assert code == 1
+    assert "keep it to 80 or fewer" in err and "Traceback" not in err
+    assert not (blank_site / "content/posts").exists()

@@ -40,11 +40,11 @@ def previous_output(tmp_path_factory) -> Path:
 @pytest.fixture
 def failing_build(make_blog, previous_output):
     """Build a site that must fail; check exit code, output untouched; return stderr."""
-    def run(files: dict, exit_code: int = 1) -> str:
+    def run(files: dict, exit_code: int = 1, args: tuple[str, ...] = ()) -> str:
         site = make_blog({"content/posts/good.md": GOOD_POST, **files})
         shutil.copytree(previous_output, site / "output")
         before = tree_snapshot(site / "output")
-        result = build_in_process(site)
+        result = build_in_process(site, *args)
         assert result.returncode == exit_code, result.stderr
         assert "Traceback" not in result.stderr
         assert "nothing was written" in result.stderr
@@ -205,9 +205,10 @@ def test_yaml_tags_are_rejected(failing_build, value):
     "![x](javascript:alert(1))",
     "[x][r]\n\n[r]: javascript:alert(1)",
 ])
-def test_javascript_links_in_markdown_are_errors(failing_build, link):
-    stderr = failing_build({"content/posts/a.md": post_text(body=f"Intro.\n\n{link}\n")})
-    assert "scheme that is not allowed" in located(stderr, "content/posts/a.md")
+def test_javascript_links_in_markdown_fail_a_strict_build(failing_build, link):
+    stderr = failing_build({"content/posts/a.md": post_text(body=f"Intro.\n\n{link}\n")},
+                           args=("--strict",))
+    assert "can run code" in located(stderr, "content/posts/a.md")
 
 
 @pytest.mark.parametrize("url", ["javascript:alert(1)", "JavaScript:alert(1)",
@@ -219,8 +220,9 @@ def test_javascript_links_in_sources_are_errors(failing_build, url):
     assert "http or https" in located(stderr, "content/posts/a.md", 5)
 
 
-def test_missing_md_link_names_file_and_line(failing_build):
-    stderr = failing_build({"content/posts/a.md": post_text(body="One.\n\nTwo [x](../nope.md)\n")})
+def test_missing_md_link_fails_a_strict_build_naming_file_and_line(failing_build):
+    stderr = failing_build({"content/posts/a.md": post_text(body="One.\n\nTwo [x](../nope.md)\n")},
+                           args=("--strict",))
     message = located(stderr, "content/posts/a.md", 8)
     assert "content/nope.md does not exist" in message
 
@@ -428,3 +430,20 @@ def test_config_error_in_a_subprocess_exits_2_without_traceback(make_blog):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "unknown key 'unknown_thing'" in result.stderr
+
+
+# --- a quote or bracket left open, and a slug beyond the cap -----------------------------
+
+@pytest.mark.parametrize("opened", ['dek: "Unclosed', "dek: 'Unclosed", "tags: [Japan, Korea"])
+def test_an_unclosed_quote_or_bracket_is_reported_at_its_own_line(failing_build, opened):
+    text = fm('title: "T"', opened, "section: Trade Winds", "date: 2016-06-29")
+    stderr = failing_build({"content/posts/a.md": text})
+    assert "never closed" in located(stderr, "content/posts/a.md", 3)
+    assert "content/posts/a.md:5:" not in stderr  # where YAML ran out of text
+
+
+def test_a_slug_beyond_the_cap_is_an_error_at_its_line(failing_build):
+    long_slug = "-".join(["missile"] * 20)
+    stderr = failing_build({"content/posts/a.md": fm(*BASE_FIELDS, f"slug: {long_slug}")})
+    message = located(stderr, "content/posts/a.md", 5)
+    assert "keep it to 80 or fewer" in message

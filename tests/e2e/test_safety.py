@@ -140,7 +140,7 @@ def test_failing_late_changes_nothing_in_the_sandbox(sandbox, bad_post):
     assert build(site).returncode == 0
     (site / "content/posts/z.md").write_text(bad_post)
     before = sandbox_snapshot(sandbox)
-    result = build(site)
+    result = build(site, "--strict")  # a missing link is a warning; --strict fails on it
     assert result.returncode == 1
     assert sandbox_snapshot(sandbox) == before
 
@@ -154,7 +154,7 @@ def test_failing_late_leaves_the_output_byte_identical(sandbox, bad_post):
     assert build(site).returncode == 0
     (site / "content/posts/z.md").write_text(bad_post)
     before = sandbox_snapshot(sandbox, skip="site/.cache")
-    assert build(site).returncode == 1
+    assert build(site, "--strict").returncode == 1
     assert sandbox_snapshot(sandbox, skip="site/.cache") == before
 
 

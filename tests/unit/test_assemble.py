@@ -25,9 +25,9 @@ def make_post(name: str, day: int, section: str = "North Korea Fallout", *,
                 body=body_html, summary="")
 
 
-def assemble(config, posts, pages=(), assets=(), bodies=None, **visibility):
+def assemble(config, posts, pages=(), assets=(), **visibility):
     return assemble_site(list(posts), list(pages), tuple(assets), config,
-                         Visibility(now=NOW, **visibility), bodies)
+                         Visibility(now=NOW, **visibility))
 
 
 def problems(error: BuildError) -> list[BuildError]:
@@ -167,32 +167,20 @@ def test_link_to_a_page_resolves(site_config):
     assert 'href="/about/"' in site.posts[0].body_html
 
 
-def test_link_to_a_missing_post_is_an_error_with_its_line(site_config):
+# The link check reports such links as broken, as warnings: tests/e2e/test_links_lenient.py
+def test_link_to_a_missing_post_is_left_for_the_link_check(site_config):
     linking = make_post("linking", 2, body_html='<p><a href="gone.md">t</a></p>')
-    text = "---\ntitle: x\n---\nfirst\n\nsee [t](gone.md)\n"
-    with pytest.raises(BuildError) as caught:
-        assemble(site_config, [linking], bodies={linking.rel_path: text})
-    [error] = problems(caught.value)
-    assert (error.path, error.line) == ("content/posts/linking.md", 6)
-    assert "content/posts/gone.md does not exist" in error.message
+    site = assemble(site_config, [linking])
+    assert site.posts[0].body_html == '<p><a href="gone.md">t</a></p>'
 
 
-def test_link_to_a_draft_is_an_error(site_config):
+def test_link_to_a_draft_resolves_only_when_drafts_are_built(site_config):
     draft = make_post("draft", 1, draft=True)
     linking = make_post("linking", 2, body_html='<p><a href="draft.md">t</a></p>')
-    with pytest.raises(BuildError, match="is a draft or not yet published"):
-        assemble(site_config, [draft, linking])
+    site = assemble(site_config, [draft, linking])
+    assert 'href="draft.md"' in site.posts[0].body_html
     site = assemble(site_config, [draft, linking], drafts=True)
     assert 'href="/2016/01/01/draft/"' in site.posts[0].body_html
-
-
-def test_every_missing_link_is_listed(site_config):
-    posts = [make_post("a", 1, body_html='<p><a href="x.md">x</a></p>'),
-             make_post("b", 2, body_html='<p><a href="y.md">y</a></p>')]
-    with pytest.raises(BuildError) as caught:
-        assemble(site_config, posts)
-    assert [e.path for e in problems(caught.value)] == ["content/posts/a.md",
-                                                        "content/posts/b.md"]
 
 
 def test_other_links_are_untouched(site_config):

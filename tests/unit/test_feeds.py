@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
@@ -17,6 +18,7 @@ from marginalia.model import FeedConfig, Post
 
 NOW = datetime(2030, 1, 1, tzinfo=timezone.utc)
 CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
+ATOM_NS = "http://www.w3.org/2005/Atom"
 
 
 def make_post(name: str, day: int, **fields) -> Post:
@@ -120,18 +122,75 @@ def test_feed_html_respects_a_base_path(site_config):
     assert html.xpath("//img/@src") == ["https://example.org/blog/2016/01/01/a/y.png"]
 
 
-@pytest.mark.parametrize("text", ['<script>alert(1)</script>', '"><img src=x onerror=alert(1)>',
-                                  "]]><evil/>", "Tom & Jerry"])
+def read_as_html(fragment: str) -> lxml.html.HtmlElement:
+    """Parse a feed field the way a reader that renders it as HTML would."""
+    return lxml.html.fragment_fromstring(fragment, create_parent="div")
+
+
+HOSTILE_TEXTS = ['<script>alert(1)</script>', '"><img src=x onerror=alert(1)>',
+                 "]]><evil/>", "Tom & Jerry", "&lt;b&gt; is how you write <b>"]
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS)
 def test_text_fields_are_escaped_in_rss(site_config, text):
     post = make_post("a", 1, title=text, dek=text, summary=text, tags=(text,), author=text)
     data = rss_bytes(site_of(site_config, [post]))
     root = lxml.etree.fromstring(data)  # well-formed XML
     [item] = root.findall("channel/item")
     assert item.findtext("title") == text
-    assert item.findtext("description") == text
     assert text in [c.text for c in item.findall("category")]
     assert not root.xpath("//evil | //script | //img")
     assert len(parsed(data).entries) == 1
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS)
+def test_rss_descriptions_show_plain_text_as_text(site_config, text):
+    post = make_post("a", 1, dek=text, summary=text)
+    files = render_feed_files(site_of(site_config, [post]),
+                              FeedSpec("T", text, "/", [post], "site"))
+    root = lxml.etree.fromstring(next(f.content for f in files if f.rel_path == "feed.xml"))
+    for description in (root.findtext("channel/item/description"),
+                        root.findtext("channel/description")):
+        shown = read_as_html(description)
+        assert [element.tag for element in shown.iter()] == ["div"]
+        assert shown.text_content() == text
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS)
+def test_atom_and_json_feed_keep_plain_text_plain(site_config, text):
+    post = make_post("a", 1, title=text, dek=text, summary=text)
+    files = render_feed_files(site_of(site_config, [post]),
+                              FeedSpec("T", text, "/", [post], "site"), json_feed=True)
+    atom = lxml.etree.fromstring(next(f.content for f in files if f.rel_path == "atom.xml"))
+    [summary] = atom.findall(f"{{{ATOM_NS}}}entry/{{{ATOM_NS}}}summary")
+    assert (summary.get("type"), summary.text) == ("text", text)
+    assert atom.findtext(f"{{{ATOM_NS}}}subtitle") == text
+    item = json.loads(next(f.content for f in files if f.rel_path == "feed.json"))["items"][0]
+    assert (item["title"], item["summary"]) == (text, text)
+
+
+NOT_XML = "\x00\x07\x1b\ud800\uffff"
+
+
+def test_characters_xml_cannot_hold_become_replacement_characters(site_config):
+    config = replace(site_config, title=f"Site{NOT_XML}", publisher=f"Pub{NOT_XML}")
+    post = make_post("a", 1, title=f"T{NOT_XML}", summary=f"S{NOT_XML}", author=f"A{NOT_XML}",
+                     tags=(f"G{NOT_XML}",), body_html=f"<p>B{NOT_XML}</p>")
+    site = site_of(config, [post])
+    files = render_feed_files(site, FeedSpec(config.title, f"D{NOT_XML}", "/", site.posts,
+                                             "site"), json_feed=True)
+    replaced = "\ufffd" * len(NOT_XML)
+    for feed in files:
+        if feed.rel_path == "feed.json":
+            item = json.loads(feed.content)["items"][0]
+            assert item["content_html"] == f"<p>B{replaced}</p>"
+        else:
+            root = lxml.etree.fromstring(feed.content)
+            assert f"T{replaced}" in root.xpath("//*[local-name()='title']/text()")
+    rss = parsed(next(f.content for f in files if f.rel_path == "feed.xml"))
+    assert rss.entries[0].title == f"T{replaced}"
+    assert rss.entries[0].author == f"A{replaced}"
+
 
 
 def test_empty_site_has_a_valid_feed(site_config):

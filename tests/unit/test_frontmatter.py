@@ -275,3 +275,53 @@ def test_bad_date_message_gives_examples(value):
     assert error.line == 2
     assert error.message == (f"date '{value}' is not a date "
                              "(use 2024-12-01 or 2024-12-01T09:30:00-05:00)")
+
+
+# --- a quote or bracket left open is reported where it was opened ------------------------
+
+@pytest.mark.parametrize("opened, closer", [
+    ('dek: "Two reluctant allies', '"'),
+    ("dek: 'Two reluctant allies", "'"),
+    ("tags: [North Korea, Japan", "]"),
+    ("extra: {desk: Seoul", "}"),
+])
+def test_an_unclosed_quote_or_bracket_is_reported_on_its_own_line(opened, closer):
+    error = split_error(f'---\ntitle: "T"\n{opened}\nsection: Trade Winds\n'
+                        "date: 2016-06-29\n---\nBody.\n")
+    assert (error.line, error.column) == (3, opened.index(" ") + 2)
+    assert "never closed" in error.message
+    assert f"with {closer}" in error.message or f"with '{closer}'" in error.message
+
+
+def test_a_quote_left_open_before_another_quoted_value_is_reported_where_it_opens():
+    # The scanner closes the title at the section's first quote and fails on line 3.
+    error = split_error('---\ntitle: "Unclosed\nsection: "Trade Winds"\n'
+                        'date: 2016-06-29\n---\n')
+    assert (error.line, error.column) == (2, 8)
+    assert 'runs on to line 3; end it with " on this line' in error.message
+
+
+def test_a_yaml_error_without_an_open_quote_keeps_its_own_line():
+    error = split_error('---\ntitle: "Closed"\ndek: "a\n  b"\nsection: a: b\n---\n')
+    assert error.line == 5
+    assert "put a value holding ': ' in quotes" in error.message
+
+
+# --- a slug given by hand is capped like one made from the title --------------------------
+
+def test_a_slug_given_by_hand_beyond_the_cap_is_an_error_at_its_line():
+    long_slug = "-".join(["missile"] * 20)  # 159 characters
+    check = checker(f'title: "T"\nslug: {long_slug}\n')
+    slug = check.slug("T")
+    [error] = check.errors
+    assert (error.path, error.line) == (PATH, 3)
+    assert f"slug is {len(long_slug)} characters long; keep it to 80 or fewer" in error.message
+    assert len(slug) <= 80 and f"such as '{slug}'" in error.message
+
+
+def test_a_slug_made_from_a_long_title_is_no_error():
+    title = "Pyongyang Tests Another Missile " * 30
+    check = checker(f'title: "{title}"\n')
+    slug = check.slug(title)
+    assert check.errors == []
+    assert 0 < len(slug) <= 80 and slug.startswith("pyongyang-tests-another-missile-")

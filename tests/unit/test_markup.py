@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import time
 
+import lxml.etree
 import lxml.html
 import pytest
 
@@ -21,6 +23,13 @@ def render(body: str, unsafe_html: bool = False) -> str:
 
 def fragment(html: str):
     return lxml.html.fragment_fromstring(html, create_parent="div")
+
+
+def render_noting(body: str, **options) -> tuple[lxml.html.HtmlElement, list[tuple[str, int]]]:
+    """Render body; return the HTML, parsed, and the warnings (message, line) it gave."""
+    warnings: list[tuple[str, int]] = []
+    html = render_markdown(body, EXTENSIONS, PATH, BODY_LINE, warnings=warnings, **options)
+    return fragment(html), warnings
 
 
 def refusal(body: str) -> ContentError:
@@ -99,11 +108,13 @@ def test_unsafe_html_option_keeps_raw_html():
     "[x](vbscript:msgbox(1))",
     "[x](data:text/html;base64,PHNjcmlwdD4=)",
 ])
-def test_script_links_are_refused(link):
-    error = refusal(f"Intro line.\n\n{link}\n")
-    assert error.path == PATH
-    assert "scheme that is not allowed" in error.message
-    assert "use http, https, mailto or a relative link" in error.message
+def test_script_links_are_made_inert_with_a_warning(link):
+    tree, warnings = render_noting(f"Intro line.\n\n{link}\n")
+    assert not tree.xpath("//@href | //@src")
+    assert tree.xpath("//a[not(@href)]/text() | //img[not(@src)]/@alt") == ["x"]
+    [(message, _)] = warnings
+    assert "removed, its text kept" in message
+    assert re.search(r"a (javascript|vbscript|data): link can", message)
 
 
 def test_angle_bracket_script_autolink_makes_no_link():
@@ -112,14 +123,122 @@ def test_angle_bracket_script_autolink_makes_no_link():
     assert not tree.xpath("//a") and "alert" not in tree.text_content()
 
 
-def test_refused_link_names_its_line():
-    error = refusal("one\n\ntwo\n\nsee [x](javascript:alert(1))\n")
-    assert error.line == BODY_LINE + 4
+@pytest.mark.parametrize("link", ["javascript:alert(1)", "jav&#x61;script:alert(1)"])
+def test_an_inert_link_is_noted_at_its_line(link):
+    _, [(_, line)] = render_noting(f"one\n\ntwo\n\nsee [x]({link})\n")
+    assert line == BODY_LINE + 4
 
 
-def test_refused_entity_link_names_its_line():
-    error = refusal("one\n\ntwo\n\nsee [x](jav&#x61;script:alert(1))\n")
-    assert error.line == BODY_LINE + 4
+@pytest.mark.parametrize("link", [
+    "tel:+15551234567", "sms:+15551234567", "irc://irc.libera.chat/python",
+    "ftp://ftp.example.org/file.txt", "magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c",
+    "webcal://example.org/events.ics", "geo:37.786971,-122.399677",
+    "xmpp:editor@example.org", "mailto:editor@example.org"])
+def test_the_sanitisers_own_schemes_stay_links(link):
+    tree, warnings = render_noting(f"Call [us]({link}).\n")
+    assert tree.xpath("//a/@href") == [link]
+    assert warnings == []
+
+
+def test_an_unknown_scheme_is_made_inert_with_a_suggestion():
+    tree, [(message, line)] = render_noting("Write to\n\n[us](mail-to:reach@example.org).\n")
+    assert tree.xpath("//a[not(@href)]/text()") == ["us"]
+    assert line == BODY_LINE + 2
+    assert "'mail-to:'" in message and 'did you mean "mailto"' in message
+
+
+def test_unsafe_links_are_made_inert_without_the_sanitiser_too():
+    tree, warnings = render_noting('[x](javascript:alert(1))\n\n'
+                                   '<img alt="y" src="vbscript:x" srcset="data:x 1x">\n',
+                                   unsafe_html=True)
+    assert not tree.xpath("//@href | //@src | //@srcset")
+    assert tree.xpath("//a/text() | //img/@alt") == ["x", "y"]
+    assert [line for _, line in warnings] == [BODY_LINE, BODY_LINE + 2, BODY_LINE + 2]
+
+
+# Characters XML 1.0 cannot hold: a feed writer refuses them.
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+@pytest.mark.parametrize("unsafe_html", [False, True], ids=["sanitised", "unsafe_html"])
+@pytest.mark.parametrize("reference", ["&#0;", "&#7;", "&#x1b;", "&#xD800;", "&#xFFFF;",
+                                       "&#x110000;", "&#99999999999999999999999;"])
+def test_references_xml_cannot_hold_become_the_replacement_character(reference, unsafe_html):
+    body = f"Intro.\n\nA {reference} B <abbr title='t{reference}'>t</abbr>\n"
+    warnings: list[tuple[str, int]] = []
+    html = render_markdown(body, EXTENSIONS, PATH, BODY_LINE, unsafe_html, warnings=warnings)
+    assert not NOT_XML.search(html)
+    tree = fragment(html)
+    assert tree.xpath("string(//p[2])") == "A \ufffd B t"
+    assert tree.xpath("//abbr/@title") == ["t\ufffd"]
+    lxml.etree.Element("item").text = tree.text_content()  # what broke the feed writer
+    [(message, line)] = warnings
+    assert line == BODY_LINE + 2
+    assert f"'{reference}'" in message and "2 character references" in message
+
+
+def test_references_to_ordinary_characters_are_kept():
+    tree, warnings = render_noting("Dashes &#150; &#x2014; and &#65;&#x10348;.\n")
+    assert tree.text_content() == "Dashes \u2013 \u2014 and A\U00010348."
+    assert warnings == []
+
+
+def test_raw_characters_xml_cannot_hold_are_removed_with_a_warning():
+    tree, [(message, line)] = render_noting("Intro.\n\nBad \x07 and \x1b here.\n")
+    assert tree.xpath("string(//p[2])") == "Bad  and  here."
+    assert line == BODY_LINE + 2
+    assert "2 characters" in message and "U+0007" in message
+
+
+def test_each_kind_the_sanitiser_removes_is_noted_once_at_its_first_line():
+    body = ("Intro.\n\n"
+            "<script>alert(1)</script>\n\n"
+            "<p onclick='x()'>hi</p>\n\n"
+            "<iframe src='https://e.org/'></iframe>\n\n"
+            "<style>p { color: red }</style>\n\n"
+            "<script>alert(2)</script>\n\n"
+            "Text <img src=x onerror=alert(1)>\n")
+    tree, warnings = render_noting(body)
+    assert not tree.xpath("//script | //style | //iframe | //@onclick | //@onerror")
+    lines = {message.split(" removed")[0]: line for message, line in warnings}
+    assert lines == {"<script>": BODY_LINE + 2,
+                     "event-handler attribute 'onclick'": BODY_LINE + 4,
+                     "iframe of 'https://e.org/'": BODY_LINE + 6,
+                     "<style>": BODY_LINE + 8}
+    counted = [m for m, _ in warnings if "(2 in this file, the first on this line)" in m]
+    assert len(counted) == 2
+
+
+def test_a_pasted_page_gives_one_warning_per_kind():
+    body = "".join(f"<p onclick='f({n})'>p</p>\n<script>s({n})</script>\n" for n in range(100))
+    _, warnings = render_noting(body)
+    assert [(m.split(" removed")[0], line) for m, line in warnings] == [
+        ("event-handler attribute 'onclick'", BODY_LINE), ("<script>", BODY_LINE + 1)]
+    assert all("(100 in this file" in m for m, _ in warnings)
+
+
+def test_iframes_from_allowed_hosts_are_kept_without_a_warning():
+    body = ("<iframe src='https://www.youtube-nocookie.com/embed/x'></iframe>\n\n"
+            "<iframe src='http://www.youtube-nocookie.com/embed/y'></iframe>\n")
+    tree, warnings = render_noting(body, iframe_hosts=("www.youtube-nocookie.com",))
+    assert tree.xpath("//iframe/@src") == ["https://www.youtube-nocookie.com/embed/x"]
+    [(message, line)] = warnings
+    assert "http://www.youtube-nocookie.com/embed/y" in message and line == BODY_LINE + 2
+
+
+def test_markup_shown_as_code_or_written_as_prose_gives_no_warning():
+    body = ("Use `<script>` and `<a onclick=\"x\">`, not &amp;#0;.\n\n"
+            "```\n<style>p {}</style>\n<iframe src=\"https://e.org/\"></iframe>\n```\n\n"
+            "Set online=yes; see [the guide](javascript-guide/).\n")
+    _, warnings = render_noting(body)
+    assert warnings == []
+
+
+def test_with_unsafe_html_nothing_is_removed_or_noted():
+    tree, warnings = render_noting("<script>x()</script>\n\n<p onclick='x()'>hi</p>\n",
+                                   unsafe_html=True)
+    assert tree.xpath("//script") and tree.xpath("//p/@onclick")
+    assert warnings == []
 
 
 @pytest.mark.parametrize("link", ["https://example.org/a?b=c#d", "http://example.org/",

@@ -202,9 +202,10 @@ def test_every_field_problem_in_a_file_is_reported(site_config):
     assert all(e.path == PATH for e in errors)
 
 
-def test_markdown_link_error_carries_the_file_line(site_config):
-    [error] = problems(post_text(body="a\n\n[x](javascript:alert(1))\n"), site_config)
-    assert (error.path, error.line) == (PATH, 8)
+def test_markdown_link_warning_carries_the_file_line(site_config):
+    post = parse_post(source(post_text(body="a\n\n[x](javascript:alert(1))\n")), site_config)
+    [(message, line)] = post.warnings
+    assert line == 8 and "link 'javascript:alert(1)' removed" in message
 
 
 def test_parse_all_reports_every_bad_file(site_config):

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from marginalia.urls import (absolutize, collect_urls, format_permalink, is_absolute_http,
-                             is_safe_link, is_valid_slug, prefix_root_relative, rewrite_urls,
+from marginalia.urls import (MAX_SLUG_LENGTH, absolutize, collect_urls, format_permalink,
+                             is_absolute_http, is_safe_link, is_valid_slug, prefix_root_relative, rewrite_urls,
                              slugify, url_scheme)
 
 
@@ -152,3 +152,31 @@ def test_collect_urls_finds_what_rewriting_visits(text):
     visited: dict[str, None] = {}
     rewrite_urls(text, lambda url: visited.setdefault(url) or url)  # records, keeps url
     assert collect_urls(text) == tuple(visited)
+
+
+LONG_HEADLINE = " ".join(["Pyongyang", "Tests", "Another", "Missile"] * 50)
+
+
+@pytest.mark.parametrize("text", [
+    LONG_HEADLINE,
+    "x" * 1000,  # one word longer than the cap is cut inside the word
+    "a" * 80 + " b",  # a hyphen right at the cap
+    "a" * 79 + " bc",  # a word that would end one past the cap
+])
+def test_a_slug_made_from_a_long_text_is_capped_to_a_valid_slug(text):
+    slug = slugify(text)
+    assert 0 < len(slug) <= MAX_SLUG_LENGTH
+    assert is_valid_slug(slug), slug  # so never ending in '-'
+
+
+def test_a_capped_slug_ends_at_a_whole_word():
+    slug = slugify(LONG_HEADLINE)
+    assert set(slug.split("-")) <= {"pyongyang", "tests", "another", "missile"}
+    assert LONG_HEADLINE.lower().replace(" ", "-").startswith(slug + "-")
+    assert len(slug) > MAX_SLUG_LENGTH - len("-pyongyang")  # no more cut than one word
+    assert slugify(slug) == slug
+
+
+def test_a_slug_within_the_cap_is_left_whole():
+    text = "word " * 16  # 16 words of 4 letters and 15 hyphens: 79 characters
+    assert slugify(text) == "-".join(["word"] * 16)
