@@ -16,10 +16,12 @@ from .store import Store
 LIST_REASONS = {"drafts": "draft", "future": "future", "expired": "expired"}
 
 
-def check_site(site_dir: Path, now: datetime, strict: bool = False, quiet: bool = False) -> int:
+def check_site(site_dir: Path, now: datetime, drafts: bool = False, quiet: bool = False) -> int:
     """Run every check of a build, links included; what a build warns of (broken
-    links, links made inert, markup removed) is an error here, as with --strict."""
-    options = BuildOptions(site_dir=site_dir, output_dir=site_dir / "output", now=now)
+    links, links made inert, markup removed) is an error here, as with --strict.
+    Drafts are checked, and their problems errors, only with drafts."""
+    options = BuildOptions(site_dir=site_dir, output_dir=site_dir / "output", now=now,
+                           drafts=drafts)
     # Reads the saved state to skip parsing unchanged files; never writes it.
     loaded = load_site(options, Store(site_dir), lenient=True)
     problems = list(loaded.problems)
@@ -31,6 +33,8 @@ def check_site(site_dir: Path, now: datetime, strict: bool = False, quiet: bool 
     problems += check_menu_links(loaded.site.config, files)
     problems += find_broken_links(files, loaded.site, loaded.texts)
     raise_if_any(problems)
+    for warning in loaded.draft_warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if not quiet:
         print(f"checked {len(loaded.site.posts)} posts and {len(loaded.site.pages)} pages: "
               "no problems")

@@ -73,7 +73,10 @@ def make_parser() -> argparse.ArgumentParser:
                      help="make a folder with index.md, to keep the post's images beside it")
     check = commands.add_parser("check", parents=[common],
                                 help="validate everything, links included, without writing")
-    check.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    check.add_argument("--strict", action="store_true",
+                       help="accepted as for build: check treats warnings as errors anyway")
+    check.add_argument("--drafts", action="store_true",
+                       help="check drafts too, and count their problems as errors")
     listing = commands.add_parser("list", parents=[common],
                                   help="list held-back posts: drafts, future or expired")
     listing.add_argument("which", choices=("drafts", "future", "expired"))
@@ -167,7 +170,7 @@ def run_command(args: argparse.Namespace, now: datetime) -> int:
         return EXIT_OK
     if args.command == "check":
         from .check import check_site
-        return check_site(site_dir, now, strict=args.strict, quiet=args.quiet)
+        return check_site(site_dir, now, drafts=args.drafts, quiet=args.quiet)
     if args.command == "list":
         from .check import list_held_back
         return list_held_back(site_dir, now, args.which)

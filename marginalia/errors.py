@@ -74,6 +74,15 @@ class BuildErrors(BuildError):
         return "\n".join(str(e) for e in self.errors)
 
 
+class DraftProblems(BuildErrors):
+    """The problems of a post marked as a draft: they stop only a build that
+    includes drafts; any other build leaves the post out and warns of them."""
+
+    def as_warnings(self) -> list[BuildError]:
+        return [ContentError(f"{e.message} (in a draft: this stops only a build with "
+                             "--drafts)", e.path, e.line, e.column) for e in self.errors]
+
+
 def _error_sort_key(error: BuildError) -> tuple:
     return (error.path or "", error.line or 0, error.column or 0, error.message)
 

@@ -11,7 +11,8 @@ from itertools import repeat
 from .cache import ParseCache, source_key
 from .config import find_section, unknown_section
 from .discover import read_source
-from .errors import BuildError, ContentError, did_you_mean, raise_if_any
+from .errors import (BuildError, BuildErrors, ContentError, DraftProblems, did_you_mean,
+                     raise_if_any)
 from .frontmatter import FieldChecker, split_front_matter
 from .markup import render_markdown, summarize
 from .pool import worker_count, worker_pool
@@ -147,11 +148,20 @@ def parse_post(source: SourceFile, config: Config) -> Post:
     extra = check.mapping("extra")
     if date and updated and updated < date:
         check.fail("updated", "'updated' is before 'date'; fix one of them")
-    raise_if_any(check.errors)
     warnings: list[tuple[str, int]] = []
-    body_html = render_markdown(matter.body, config.markdown_extensions, source.rel_path,
-                                matter.body_line, config.unsafe_html, config.iframe_hosts,
-                                warnings)
+    try:
+        raise_if_any(check.errors)
+        body_html = render_markdown(matter.body, config.markdown_extensions, source.rel_path,
+                                    matter.body_line, config.unsafe_html, config.iframe_hosts,
+                                    warnings)
+    except BuildErrors as problems:
+        if draft:
+            raise DraftProblems(problems.errors) from None
+        raise
+    except BuildError as problem:
+        if draft:
+            raise DraftProblems([problem]) from None
+        raise
     assert date is not None and section is not None
     return Post(
         rel_path=source.rel_path, title=title, section=section.name, date=date,

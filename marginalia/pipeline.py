@@ -16,7 +16,7 @@ from .assemble import Visibility, assemble_site
 from .cache import ParseCache, config_fingerprint
 from .config import load_config
 from .discover import SourceTexts, discover_sources
-from .errors import BuildError, ContentError, OutputError, raise_if_any
+from .errors import BuildError, ContentError, DraftProblems, OutputError, raise_if_any
 from .feeds import feed_names
 from .incremental import RenderCache
 from .links import check_menu_links, find_broken_links
@@ -72,6 +72,7 @@ class LoadedSite:
     texts: SourceTexts  # source rel_path -> its text, to find lines for messages
     cache: ParseCache  # saved by the caller once the whole site is rendered
     problems: tuple[BuildError, ...]  # collected instead of raised, when lenient
+    draft_warnings: tuple[BuildError, ...]  # problems of drafts this build leaves out
     signatures: dict[str, str] = field(default_factory=dict)  # content files, as found
     unsettled: frozenset[str] = frozenset()  # of those, the ones too fresh to know by it
 
@@ -94,14 +95,18 @@ def load_site(options: BuildOptions, state: Store, progress: Progress | None = N
     cache = ParseCache(state, fingerprint, memo=memo)
     parsed = parse_all(discovered.sources, config, cache, progress)
     problems = [*discovered.errors, *parsed.errors]
+    # A draft never stops a build that leaves it out: its problems are warnings there.
+    left_out = [] if options.drafts else [p for p in problems if isinstance(p, DraftProblems)]
+    problems = [p for p in problems if p not in left_out]
     if not lenient:
         raise_if_any(problems)
     texts = SourceTexts(discovered.sources)
     visibility = Visibility(now=options.now, drafts=options.drafts, future=options.future)
     site = assemble_site(parsed.posts, parsed.pages, discovered.assets, config, visibility,
                          problems if lenient else None)
-    return LoadedSite(site, texts, cache, tuple(problems), discovered.signatures,
-                      discovered.unsettled)
+    return LoadedSite(site, texts, cache, tuple(problems),
+                      tuple(w for p in left_out for w in p.as_warnings()),
+                      discovered.signatures, discovered.unsettled)
 
 
 def render_files(site: Site, options: BuildOptions, cache: RenderCache | None = None,
@@ -216,4 +221,5 @@ def build_site(options: BuildOptions, progress: Progress | None = None,
         "reused": render_cache.reused,
     }
     return BuildResult(site, files, written, time.perf_counter() - started,
-                       counts, tuple(warnings), tuple(filter(None, [state.note])))
+                       counts, (*loaded.draft_warnings, *warnings),
+                       tuple(filter(None, [state.note])))

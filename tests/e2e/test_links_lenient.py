@@ -13,7 +13,7 @@ import lxml.etree
 import lxml.html
 import pytest
 
-from conftest import build_in_process, parse_html, post_text, tree_snapshot
+from conftest import build_in_process, cli, parse_html, post_text, tree_snapshot
 from marginalia.cli import main
 
 POST = "content/posts/a.md"
@@ -220,3 +220,34 @@ def test_check_reports_what_a_build_only_warns_of(make_blog):
     assert code == 1
     assert any("mail-to:" in line and f"{POST}:{BODY_LINE}:" in line for line in errors)
     assert any("<script> removed" in line for line in errors)
+
+
+# --- drafts ------------------------------------------------------------------------------
+
+BROKEN_DRAFT = post_text(title="Not Yet", section="North Korea Falout", draft="true",
+                         body="See [the old post](gone.md).\n")
+
+
+def test_a_draft_with_a_mistyped_section_never_stops_a_build_that_leaves_it_out(make_blog):
+    site = make_blog({POST: post_text(), "content/posts/draft.md": BROKEN_DRAFT})
+    for flags in ((), ("--strict",)):
+        result = build_in_process(site, *flags)
+        assert result.returncode == 0, result.stderr
+        [warning] = [w for w in warnings_in(result.stderr) if "draft.md" in w]
+        assert warning.startswith("content/posts/draft.md:3: ") and "--drafts" in warning
+    code, _, stderr = cli("check", "--site", str(site), "--now", "2030-01-01T00:00:00Z")
+    assert code == 0 and "content/posts/draft.md:3: " in stderr
+
+
+def test_a_build_or_check_with_drafts_counts_a_drafts_problems_as_errors(make_blog):
+    site = make_blog({POST: post_text(), "content/posts/draft.md": BROKEN_DRAFT})
+    result = build_in_process(site, "--drafts")
+    assert result.returncode == 1 and "content/posts/draft.md:3: " in result.stderr
+    code, _, stderr = cli("check", "--drafts", "--site", str(site),
+                          "--now", "2030-01-01T00:00:00Z")
+    assert code == 1 and "content/posts/draft.md:3: " in stderr
+    fixed = BROKEN_DRAFT.replace("Falout", "Fallout")
+    (site / "content/posts/draft.md").write_text(fixed, encoding="utf-8")
+    code, _, stderr = cli("check", "--drafts", "--site", str(site),
+                          "--now", "2030-01-01T00:00:00Z")
+    assert code == 1 and "gone.md" in stderr  # the draft's broken link, now checked
