@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import marshal
+import sys
 from collections.abc import Callable
 from dataclasses import fields, replace
 from datetime import datetime
@@ -206,14 +207,21 @@ def encode_item(item: Post | Page) -> tuple[str, list]:
 
 
 def encode_value(name: str, value: Any) -> Any:
+    """A field as plain values. Names that recur across posts (zones, sections, authors,
+    tags, outlets) are interned, so the stored index holds each once."""
     if isinstance(value, datetime):
         if isinstance(value.tzinfo, ZoneInfo):
             # The wall time and the zone, not an offset: a time in a daylight-saving gap
             # or overlap must come back exactly as it was parsed.
-            return [value.replace(tzinfo=None).isoformat(), value.tzinfo.key, value.fold]
+            return [value.replace(tzinfo=None).isoformat(), sys.intern(value.tzinfo.key),
+                    value.fold]
         return [value.isoformat(), None, 0]
     if name == "sources":
-        return [[s.name, s.url] for s in value]
+        return [[sys.intern(s.name), s.url] for s in value]
+    if name in ("section", "author"):
+        return sys.intern(value)
+    if name == "tags":
+        return tuple(map(sys.intern, value))
     return value
 
 

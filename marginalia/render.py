@@ -276,8 +276,8 @@ class Renderer:
         return files
 
     def _post_inputs(self, posts: Sequence[Post]) -> str | None:
-        """Digest what post_page gives the template for each post: the post, its
-        neighbours, its section and its status."""
+        """Digest what post_page gives the template for each post: the post and its
+        neighbours. Its section and its status are in what every page shares."""
         if self.cache is None:
             return None
         digests, neighbours = self.fingerprints.posts, self.site.neighbours
@@ -286,9 +286,7 @@ class Renderer:
             around = neighbours[post.rel_path]
             parts.append(repr((digests[id(post)], post.rel_path,
                                around.previous and digests[id(around.previous)],
-                               around.next and digests[id(around.next)],
-                               self.fingerprints.of(self.section_view(post.section)),
-                               self.post_status(post))))
+                               around.next and digests[id(around.next)])))
         return "|".join(parts)
 
     def post_page(self, post: Post) -> OutputFile:

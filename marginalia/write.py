@@ -490,8 +490,9 @@ def _sweep(directory: str, prefix: str, keep: set[str], known_folders: set[str])
 
 def check_rel_path(rel_path: str) -> None:
     """Refuse an output path that is not plainly a file inside the output folder."""
-    if (not rel_path or rel_path.startswith("/") or "\\" in rel_path or "\0" in rel_path
-            or any(part in ("", ".", "..") for part in rel_path.split("/"))):
+    wrapped = f"/{rel_path}/"
+    if (not rel_path or rel_path[0] == "/" or "\\" in rel_path or "\0" in rel_path
+            or "//" in wrapped or "/./" in wrapped or "/../" in wrapped):
         raise OutputError(f"unsafe output path '{rel_path}'", rel_path)
 
 
