@@ -23,12 +23,16 @@ def check_site(site_dir: Path, now: datetime, drafts: bool = False, quiet: bool 
     options = BuildOptions(site_dir=site_dir, output_dir=site_dir / "output", now=now,
                            drafts=drafts)
     # Reads the saved state to skip parsing unchanged files; never writes it.
-    loaded = load_site(options, Store(site_dir), lenient=True)
-    problems = list(loaded.problems)
+    state = Store(site_dir)
     try:
-        files = render_files(loaded.site, options)
-    except BuildError as error:
-        raise_if_any([*problems, error])
+        loaded = load_site(options, state, lenient=True)
+        problems = list(loaded.problems)
+        try:
+            files = render_files(loaded.site, options)
+        except BuildError as error:
+            raise_if_any([*problems, error])
+    finally:
+        state.close()
     problems += noticed_while_parsing(loaded.site)
     problems += check_menu_links(loaded.site.config, files)
     problems += find_broken_links(files, loaded.site, loaded.texts)
@@ -44,7 +48,11 @@ def check_site(site_dir: Path, now: datetime, drafts: bool = False, quiet: bool 
 def list_held_back(site_dir: Path, now: datetime, which: str) -> int:
     """Print the drafts, future or expired posts, oldest first, with their dates."""
     options = BuildOptions(site_dir=site_dir, output_dir=site_dir / "output", now=now)
-    site = load_site(options, Store(site_dir)).site
+    state = Store(site_dir)
+    try:
+        site = load_site(options, state).site
+    finally:
+        state.close()
     reason = LIST_REASONS[which]
     chosen = sorted((p for p in site.held_back if hold_reason(p, now) == reason),
                     key=lambda p: (p.date, p.rel_path))

@@ -6,7 +6,7 @@ import os
 import stat
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BuildError, ContentError
@@ -25,8 +25,6 @@ class Discovered:
     sources: tuple[ContentFile, ...]  # Markdown files, not yet read
     assets: tuple[str, ...]  # rel_paths of non-Markdown files under content/
     errors: tuple[BuildError, ...] = ()  # files that cannot be used
-    signatures: dict[str, str] = field(default_factory=dict)  # every file above, by rel_path
-    unsettled: frozenset[str] = frozenset()  # files changed too recently to know by signature
 
 
 def discover_sources(site_dir: Path) -> Discovered:
@@ -36,18 +34,14 @@ def discover_sources(site_dir: Path) -> Discovered:
         return Discovered((), ())
     errors: list[BuildError] = []
     sources, assets = [], []
-    signatures: dict[str, str] = {}
-    unsettled: set[str] = set()
     prefix = len(str(site_dir)) + 1
     settled_before = time.time_ns() - SETTLE_NS
     for path, info in _walk(content_dir, site_dir, errors):
         rel_path = path[prefix:].replace(os.sep, "/")
         if not is_content_file(rel_path):
             continue
-        signature = signatures[rel_path] = signature_of(info)
+        signature = signature_of(info)
         settled = max(info.st_mtime_ns, info.st_ctime_ns) < settled_before
-        if not settled:
-            unsettled.add(rel_path)
         if is_markdown(rel_path):
             if info.st_size > MAX_SOURCE_BYTES:
                 errors.append(_too_big(info.st_size, rel_path))
@@ -56,8 +50,7 @@ def discover_sources(site_dir: Path) -> Discovered:
                                        settled=settled))
         else:
             assets.append(rel_path)
-    return Discovered(tuple(sources), tuple(assets), tuple(errors), signatures,
-                      frozenset(unsettled))
+    return Discovered(tuple(sources), tuple(assets), tuple(errors))
 
 
 def signature_of(info: os.stat_result) -> str:

@@ -73,8 +73,6 @@ class LoadedSite:
     cache: ParseCache  # saved by the caller once the whole site is rendered
     problems: tuple[BuildError, ...]  # collected instead of raised, when lenient
     draft_warnings: tuple[BuildError, ...]  # problems of drafts this build leaves out
-    signatures: dict[str, str] = field(default_factory=dict)  # content files, as found
-    unsettled: frozenset[str] = frozenset()  # of those, the ones too fresh to know by it
 
 
 def load_site(options: BuildOptions, state: Store, progress: Progress | None = None,
@@ -105,8 +103,7 @@ def load_site(options: BuildOptions, state: Store, progress: Progress | None = N
     site = assemble_site(parsed.posts, parsed.pages, discovered.assets, config, visibility,
                          problems if lenient else None)
     return LoadedSite(site, texts, cache, tuple(problems),
-                      tuple(w for p in left_out for w in p.as_warnings()),
-                      discovered.signatures, discovered.unsettled)
+                      tuple(w for p in left_out for w in p.as_warnings()))
 
 
 def render_files(site: Site, options: BuildOptions, cache: RenderCache | None = None,

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from .cli import counted
 from .errors import BuildError, BuildErrors
 from .pipeline import BuildOptions, BuildResult, WarmState, build_site
 from .preview_server import PreviewServer, PreviewState
@@ -123,8 +124,9 @@ class Rebuilder:
         touched -= {path for path, page in shown.items()
                     if _read_or_none(self.options.output_dir / path) == page}
         if first:
-            say(f"built {result.counts['posts']} posts (drafts and future included): "
-                f"{result.counts['pages']} pages in {result.seconds:.2f} s")
+            say(f"built {counted(result.counts['posts'], 'post')} (drafts and future "
+                f"included): {counted(result.counts['pages'], 'page')} in "
+                f"{result.seconds:.2f} s")
         else:
             fixed = "fixed; " if previous else ""
             say(f"{fixed}rebuilt in {result.seconds:.2f} s: {len(written.added)} files "
