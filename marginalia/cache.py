@@ -72,12 +72,13 @@ class ParseCache:
     """
 
     def __init__(self, state: Store | None, fingerprint: str,
-                 memo: dict[str, tuple[Row, Post | Page]] | None = None):
+                 memo: dict[str, tuple[Row, Post | Page]] | None = None, read: bool = True):
         self.state = state
         self.name = INDEX_PREFIX + fingerprint
+        self.replace_all = not read  # --no-cache: what is stored is neither used nor kept
         # Items decoded by an earlier build in this process, by rel_path with their row.
         self.memo = {} if memo is None else memo
-        index = state.blob(self.name) if state is not None else None
+        index = state.blob(self.name) if state is not None and read else None
         self.rows: dict[str, Row] = index if isinstance(index, dict) else {}
         self.updates: dict[str, Row] = {}
         self.new_bodies: dict[str, str] = {}
@@ -166,7 +167,7 @@ class ParseCache:
             return
         rows = {path: row for path, row in self.rows.items() if path in self.seen}
         rows.update(self.updates)
-        if rows != self.rows or self.state.fresh:
+        if rows != self.rows or self.state.fresh or self.replace_all:
             self.state.put_blob(self.name, rows)
         self.state.drop_blobs([name for name in self.state.blob_names(INDEX_PREFIX)
                                if name != self.name])
@@ -175,6 +176,8 @@ class ParseCache:
                for key, html in self.new_bodies.items() if key in referenced]
         dropped = [(row[1],) for row in self.rows.values()
                    if _is_row(row) and row[1] not in referenced]
+        if self.replace_all:
+            self.state.change(lambda db: db.execute("DELETE FROM bodies"))
         if new or dropped:
             self.state.change(lambda db: (
                 db.executemany("INSERT OR REPLACE INTO bodies VALUES (?, ?, ?)", new),

@@ -169,11 +169,13 @@ class RenderCache:
     then can a page that was not rendered again gain a broken link.
     """
 
-    def __init__(self, state: Store | None, target: str, live: dict[str, list]):
+    def __init__(self, state: Store | None, target: str, live: dict[str, list],
+                 read: bool = True):
         self.state = state
         self.target = target
         self.live = live  # the live output's manifest: rel_path -> [digest, size, mtime]
-        rows = state.rows if state is not None else (lambda *args: [])
+        self.replace_all = not read  # --no-cache: what is stored is neither used nor kept
+        rows = state.rows if state is not None and read else (lambda *args: [])
         self.entries: dict[str, tuple[str, str, bool]] = {
             rel_path: (key, digest, bool(used)) for rel_path, key, digest, used
             in rows("SELECT rel_path, key, digest, used_site FROM pages WHERE target = ?",
@@ -184,7 +186,7 @@ class RenderCache:
             in rows("SELECT name, key, used_site FROM groups WHERE target = ?", (target,))
             if isinstance(key, str)}
         self.new_groups: dict[str, tuple[str, bool]] = {}
-        shared = state.blob(STATIC_PREFIX + target) if state is not None else None
+        shared = state.blob(STATIC_PREFIX + target) if state is not None and read else None
         self.previous_static = shared if isinstance(shared, str) else ""  # what every page shared last time
         self.static = ""
         self.kept: set[str] = set()
@@ -273,13 +275,16 @@ class RenderCache:
         gone = [p for p in self.entries if p not in self.kept and p not in self.new]
         recheck = [p for p in self.kept
                    if self.broken.get(p, []) != (self._old_broken or {}).get(p, [])]
-        if self.static != self.previous_static or self.state.fresh:
+        if self.static != self.previous_static or self.state.fresh or self.replace_all:
             self.state.put_blob(STATIC_PREFIX + self.target, self.static)
-        if self.new or gone or recheck or self.new_groups != self.groups:
+        if (self.new or gone or recheck or self.new_groups != self.groups
+                or self.replace_all):
             self.state.change(partial(self._write, gone, recheck))
 
     def _write(self, gone: list[str], recheck: list[str], db: sqlite3.Connection) -> None:
         target = self.target
+        if self.replace_all:
+            db.execute("DELETE FROM pages WHERE target = ?", (target,))
         db.executemany("DELETE FROM pages WHERE target = ? AND rel_path = ?",
                        [(target, p) for p in gone])
         db.execute("DELETE FROM groups WHERE target = ?", (target,))

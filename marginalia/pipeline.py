@@ -90,7 +90,7 @@ def load_site(options: BuildOptions, state: Store, progress: Progress | None = N
         if warm.fingerprint != fingerprint:
             warm.fingerprint, warm.parsed = fingerprint, {}
         memo = warm.parsed
-    cache = ParseCache(state, fingerprint, memo=memo)
+    cache = ParseCache(state, fingerprint, memo=memo, read=not options.no_cache)
     parsed = parse_all(discovered.sources, config, cache, progress)
     problems = [*discovered.errors, *parsed.errors]
     # A draft never stops a build that leaves it out: its problems are warnings there.
@@ -139,7 +139,8 @@ def _render_and_write(site: Site, loaded: LoadedSite, options: BuildOptions, sta
                       distrusted: Collection[str] = ()):
     live = read_tree_state(state, options.output_dir, options.output_dir).files
     reusable = {path: entry for path, entry in live.items() if path not in distrusted}
-    render_cache = RenderCache(state, str(options.output_dir), reusable)
+    render_cache = RenderCache(state, str(options.output_dir), reusable,
+                               read=not options.no_cache)
     # Pages are written to the staging tree as they are rendered, never all held.
     with StagedOutput(options.output_dir, state, live) as staged:
         files = render_files(site, options, render_cache, progress, staged.place, warm)
@@ -186,7 +187,9 @@ def build_site(options: BuildOptions, progress: Progress | None = None,
     check_output_dir(options.output_dir, options.site_dir, options.force)
     # A preview waits for a build from the command line; the command line says so.
     with build_lock(options.site_dir, wait=options.preview):
-        state = Store(options.site_dir, read=not options.no_cache)
+        # --no-cache parses and renders everything, but still knows what output/ holds,
+        # so that unchanged files keep their mtime and the report says what changed.
+        state = Store(options.site_dir)
         try:
             with collection_paused():
                 loaded = load_site(options, state, progress, warm=warm)

@@ -676,11 +676,14 @@ def post_page(site: Path, title_slug: str) -> Path:
     return page
 
 
-def test_no_change_rebuild_reports_nothing_and_touches_nothing(model_site, tmp_path):
+@pytest.mark.parametrize("flags", [(), ("--no-cache",)])
+def test_no_change_rebuild_reports_nothing_and_touches_nothing(model_site, tmp_path, flags):
+    """--no-cache parses and renders everything again, and still leaves every file
+    whose bytes did not change as it was, mtime included."""
     site, _ = model_site
     before, before_mtimes = tree_snapshot(site / "output"), mtimes(site / "output")
     report = tmp_path / "report.json"
-    result = build(site, report=report)
+    result = build(site, *flags, report=report)
     assert result.returncode == 0, result.stderr
     data = json.loads(report.read_text(encoding="utf-8"))
     assert data["ok"] is True
