@@ -49,7 +49,8 @@ def make_parser() -> argparse.ArgumentParser:
     building.add_argument("--force", action="store_true",
                           help="replace an output folder this tool did not make")
     building.add_argument("--no-cache", action="store_true",
-                          help="ignore and rebuild the parse cache in .cache/")
+                          help="parse and render everything again, ignoring what "
+                               ".cache/marginalia/ remembers")
     building.add_argument("--strict", action="store_true",
                           help="treat warnings, such as broken links, as errors")
 
