@@ -38,8 +38,7 @@ def assemble_site(posts: list[Post], pages: list[Page], assets: tuple[str, ...],
     """
     published, held_back = _split_published(posts, visibility)
     asset_urls = map_asset_urls(assets, posts)
-    link_targets = {p.rel_path: p.url for p in [*published, *pages]}
-    link_targets.update(asset_urls)
+    link_targets = _link_targets(published, pages, asset_urls.items())
     errors: list[BuildError] = []
     published = [_with_resolved_links(p, link_targets) for p in published]
     pages = [_with_resolved_links(p, link_targets) for p in pages]
@@ -68,9 +67,14 @@ def assemble_site(posts: list[Post], pages: list[Page], assets: tuple[str, ...],
 def resolve_links_against(site: Site, post: Post) -> Post:
     """Resolve a post's links to other content files against an assembled site, as
     assemble_site would: for a post read again after the site was assembled."""
-    targets = {p.rel_path: p.url for p in [*site.posts, *site.pages]}
-    targets.update(site.asset_urls)
-    return _with_resolved_links(post, targets)
+    return _with_resolved_links(post, _link_targets(site.posts, site.pages, site.asset_urls))
+
+
+def _link_targets(posts, pages, asset_urls) -> dict[str, str]:
+    """Map each published post, page and file under content/ to its URL."""
+    targets = {p.rel_path: p.url for p in [*posts, *pages]}
+    targets.update(asset_urls)
+    return targets
 
 
 def hold_reason(post: Post, now: datetime) -> str:

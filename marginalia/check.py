@@ -8,8 +8,8 @@ from pathlib import Path
 
 from .assemble import hold_reason
 from .errors import BuildError, raise_if_any
-from .links import check_menu_links, find_broken_links
-from .pipeline import BuildOptions, load_site, noticed_while_parsing, render_files
+from .links import check_menu_links
+from .pipeline import BuildOptions, load_site, render_files, site_warnings
 from .store import Store
 
 # The words of 'list drafts|future|expired', and the hold reasons they stand for.
@@ -33,9 +33,8 @@ def check_site(site_dir: Path, now: datetime, drafts: bool = False, quiet: bool 
             raise_if_any([*problems, error])
     finally:
         state.close()
-    problems += noticed_while_parsing(loaded.site)
     problems += check_menu_links(loaded.site.config, files)
-    problems += find_broken_links(files, loaded.site, loaded.texts)
+    problems += site_warnings(loaded.site, files, loaded.texts)
     raise_if_any(problems)
     for warning in loaded.draft_warnings:
         print(f"warning: {warning}", file=sys.stderr)

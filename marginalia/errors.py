@@ -61,8 +61,10 @@ class BuildErrors(BuildError):
     """Every problem found in one run, reported together."""
 
     def __init__(self, errors: Iterable[BuildError]):
+        flat = [e for error in errors
+                for e in (error.errors if isinstance(error, BuildErrors) else (error,))]
         # One broken layout fails every page that uses it: report it once.
-        unique = {(type(e), _error_sort_key(e)): e for e in errors}
+        unique = {(type(e), _error_sort_key(e)): e for e in flat}
         self.errors = tuple(sorted(unique.values(), key=_error_sort_key))
         super().__init__(f"{len(self.errors)} problem(s)")
         self.exit_code = max((e.exit_code for e in self.errors), default=1)
@@ -89,11 +91,9 @@ def _error_sort_key(error: BuildError) -> tuple:
 
 def raise_if_any(errors: list[BuildError]) -> None:
     """Raise one BuildErrors holding every collected problem, if there are any."""
-    flat: list[BuildError] = []
-    for error in errors:
-        flat.extend(error.errors if isinstance(error, BuildErrors) else (error,))
-    if flat:
-        raise BuildErrors(flat)
+    problems = BuildErrors(errors)
+    if problems.errors:
+        raise problems
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

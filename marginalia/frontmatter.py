@@ -12,7 +12,7 @@ import yaml
 
 from .errors import BuildError, ContentError, did_you_mean
 from .model import Source
-from .urls import MAX_SLUG_LENGTH, is_absolute_http, is_valid_slug, slugify
+from .urls import is_absolute_http, is_valid_slug, slug_length_problem, slugify
 
 MAX_FRONT_MATTER_CHARS = 64 * 1024
 FENCE = re.compile(r"^---[ \t]*$", re.MULTILINE)
@@ -302,9 +302,9 @@ class FieldChecker:
                       f"digits and single hyphens (such as "
                       f"'{slugify(str(value)) or 'my-post'}')")
             return slugify(str(value))
-        if len(value) > MAX_SLUG_LENGTH:
-            self.fail("slug", f"slug is {len(value)} characters long; keep it to "
-                      f"{MAX_SLUG_LENGTH} or fewer, such as '{slugify(value)}'")
+        too_long = slug_length_problem(value)
+        if too_long:
+            self.fail("slug", too_long)
             return slugify(value)
         return value
 

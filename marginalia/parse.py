@@ -11,8 +11,7 @@ from itertools import repeat
 from .cache import ParseCache, source_key
 from .config import find_section, unknown_section
 from .discover import read_source
-from .errors import (BuildError, BuildErrors, ContentError, DraftProblems, did_you_mean,
-                     raise_if_any)
+from .errors import BuildError, ContentError, DraftProblems, did_you_mean, raise_if_any
 from .frontmatter import FieldChecker, split_front_matter
 from .markup import render_markdown, summarize
 from .pool import worker_count, worker_pool
@@ -154,10 +153,6 @@ def parse_post(source: SourceFile, config: Config) -> Post:
         body_html = render_markdown(matter.body, config.markdown_extensions, source.rel_path,
                                     matter.body_line, config.unsafe_html, config.iframe_hosts,
                                     warnings)
-    except BuildErrors as problems:
-        if draft:
-            raise DraftProblems(problems.errors) from None
-        raise
     except BuildError as problem:
         if draft:
             raise DraftProblems([problem]) from None

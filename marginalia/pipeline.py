@@ -145,8 +145,7 @@ def _render_and_write(site: Site, loaded: LoadedSite, options: BuildOptions, sta
     with StagedOutput(options.output_dir, state, live) as staged:
         files = render_files(site, options, render_cache, progress, staged.place, warm)
         raise_if_any(check_menu_links(site.config, files))
-        warnings = [*noticed_while_parsing(site),
-                    *find_broken_links(files, site, loaded.texts, render_cache, live)]
+        warnings = site_warnings(site, files, loaded.texts, render_cache, live)
         if options.strict:
             raise_if_any(warnings)
         render_cache.save()
@@ -155,11 +154,15 @@ def _render_and_write(site: Site, loaded: LoadedSite, options: BuildOptions, sta
     return files, render_cache, warnings, written
 
 
-def noticed_while_parsing(site: Site) -> list[BuildError]:
-    """What parsing removed or changed in the published posts and pages, as warnings."""
-    return [ContentError(message, item.rel_path, line)
-            for item in (*site.posts, *site.pages)
-            for message, line in sorted(item.warnings, key=lambda warning: warning[1])]
+def site_warnings(site: Site, files: tuple[OutputFile, ...], texts: SourceTexts,
+                  cache: RenderCache | None = None,
+                  live: Collection[str] = ()) -> list[BuildError]:
+    """What a build warns of: what parsing removed or changed in the published posts
+    and pages, and every broken internal link."""
+    noticed = [ContentError(message, item.rel_path, line)
+               for item in (*site.posts, *site.pages)
+               for message, line in sorted(item.warnings, key=lambda warning: warning[1])]
+    return [*noticed, *find_broken_links(files, site, texts, cache, live)]
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from .config import find_section, load_config, unknown_section
 from .discover import CONTENT_DIR
 from .errors import ContentError
 from .model import SectionConfig
-from .urls import MAX_SLUG_LENGTH, is_valid_slug, slugify
+from .urls import is_valid_slug, slug_length_problem, slugify
 
 POSTS_DIR = "posts"
 
@@ -46,9 +46,9 @@ def check_new_slug(slug: str, from_title: bool) -> None:
     if not is_valid_slug(slug):
         raise ContentError(f"slug '{slug}' must be lowercase letters, digits and single "
                            "hyphens; pass --slug some-words", "new")
-    if len(slug) > MAX_SLUG_LENGTH:
-        raise ContentError(f"slug is {len(slug)} characters long; keep it to "
-                           f"{MAX_SLUG_LENGTH} or fewer, such as '{slugify(slug)}'", "new")
+    too_long = slug_length_problem(slug)
+    if too_long:
+        raise ContentError(too_long, "new")
 
 
 def post_template(title: str, section: SectionConfig, now: datetime,

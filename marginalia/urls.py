@@ -47,6 +47,14 @@ def _shorten_slug(slug: str) -> str:
     return slug[:last_hyphen] if last_hyphen > 0 else slug[:MAX_SLUG_LENGTH]
 
 
+def slug_length_problem(slug: str) -> str | None:
+    """Say why a slug given by hand is too long, or None when it is not."""
+    if len(slug) <= MAX_SLUG_LENGTH:
+        return None
+    return (f"slug is {len(slug)} characters long; keep it to {MAX_SLUG_LENGTH} or fewer, "
+            f"such as '{slugify(slug)}'")
+
+
 def is_valid_slug(slug: str) -> bool:
     """Tell whether a slug is safe to use as one path segment."""
     return bool(SLUG_PATTERN.fullmatch(slug))
