@@ -9,8 +9,9 @@ import jinja2
 
 from .errors import TemplateError
 
-# The engine's checkout holds the default layouts/ and theme/ beside the package.
-DEFAULTS_DIR = Path(__file__).resolve().parent.parent
+# The default layouts/ and theme/ ship inside the package; a site's own files of the same
+# name take their place one by one.
+DEFAULTS_DIR = Path(__file__).resolve().parent / "defaults"
 LAYOUTS_DIR = "layouts"
 
 

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from marginalia.templates import DEFAULTS_DIR
+
 from conftest import (BUILD_SCRIPT, FIXED_NOW, PROJECT_DIR, blog_files, build_in_process,
                       post_text, run_build, sandbox_snapshot, tree_snapshot, write_site)
 
@@ -166,7 +168,7 @@ def test_strict_failures_between_warning_builds_leave_output_clean(tmp_path, run
 
 def failing_post_layout(title: str) -> str:
     """The default post layout, failing on an undefined variable for one post only."""
-    layout = (PROJECT_DIR / "layouts" / "post.html").read_text(encoding="utf-8")
+    layout = (DEFAULTS_DIR / "layouts" / "post.html").read_text(encoding="utf-8")
     assert "{% block main %}" in layout
     return layout.replace("{% block main %}", "{% block main %}"
                           f'{{% if post.title == "{title}" %}}{{{{ undefined_thing.x }}}}'

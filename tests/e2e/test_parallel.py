@@ -7,6 +7,8 @@ import threading
 
 import pytest
 
+from marginalia.templates import DEFAULTS_DIR
+
 import marginalia.pool
 from conftest import PROJECT_DIR, build_in_process, post_text, tree_snapshot
 
@@ -64,7 +66,7 @@ def test_a_large_first_build_renders_in_workers_and_equals_one_process(big_blog,
 def test_after_a_layout_change_workers_render_from_the_cache(big_blog, monkeypatch):
     build(big_blog)
     layouts = big_blog / "layouts"
-    shutil.copytree(PROJECT_DIR / "layouts", layouts)
+    shutil.copytree(DEFAULTS_DIR / "layouts", layouts)
     post_layout = layouts / "post.html"
     post_layout.write_text(post_layout.read_text().replace("</article>",
                                                            "<p>Changed.</p></article>"))

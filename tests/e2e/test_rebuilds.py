@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 
 from conftest import BUILD_SCRIPT, PROJECT_DIR, CliRun, build_in_process, tree_snapshot
 from marginalia.store import STATE_PATH
+from marginalia.templates import DEFAULTS_DIR
 
 NOW = "2030-01-01T00:00:00Z"
 MARKER = ".marginalia-output"
@@ -142,7 +143,7 @@ def post_file(model: Model, key: int) -> str:
 
 
 def layout_text(name: str, version: int) -> str:
-    original = (PROJECT_DIR / "layouts" / name).read_text(encoding="utf-8")
+    original = (DEFAULTS_DIR / "layouts" / name).read_text(encoding="utf-8")
     if not version:
         return original
     edit = f"<!-- layout edit {version} -->\n"
@@ -161,11 +162,11 @@ def site_files(model: Model) -> dict[str, str | bytes]:
         "site.toml": config_text(model),
         "content/pages/about.md": ABOUT_VERSIONS[model.about],
         "content/posts/b/photo.png": PHOTO,
-        "theme/style.css": ((PROJECT_DIR / "theme/style.css").read_text(encoding="utf-8")
+        "theme/style.css": ((DEFAULTS_DIR / "theme/style.css").read_text(encoding="utf-8")
                             + (f"\n.edit-{model.css} {{ color: red; }}\n" if model.css else "")),
     }
-    for path in sorted((PROJECT_DIR / "layouts").rglob("*.html")):
-        name = path.relative_to(PROJECT_DIR / "layouts").as_posix()
+    for path in sorted((DEFAULTS_DIR / "layouts").rglob("*.html")):
+        name = path.relative_to(DEFAULTS_DIR / "layouts").as_posix()
         files[f"layouts/{name}"] = layout_text(name, model.layouts.get(name, 0))
     for key, post in model.posts.items():
         files[post.path] = post_file(model, key)
