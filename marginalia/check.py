@@ -9,7 +9,8 @@ from pathlib import Path
 from .assemble import hold_reason
 from .errors import BuildError, raise_if_any
 from .links import check_menu_links
-from .pipeline import BuildOptions, load_site, render_files, site_warnings
+from .pipeline import (URLS_PREFIX, BuildOptions, load_site, moved_url_warnings,
+                       published_urls, render_files, site_warnings)
 from .store import Store
 
 # The words of 'list drafts|future|expired', and the hold reasons they stand for.
@@ -27,6 +28,8 @@ def check_site(site_dir: Path, now: datetime, drafts: bool = False, quiet: bool 
     try:
         loaded = load_site(options, state, lenient=True)
         problems = list(loaded.problems)
+        problems += moved_url_warnings(loaded.site, published_urls(loaded.site, now),
+                                       state.blob(URLS_PREFIX + str(options.output_dir)))
         try:
             files = render_files(loaded.site, options)
         except BuildError as error:

@@ -5,17 +5,25 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .engines import (COMMONMARK, COMMONMARK_HAS, ENGINES, PYTHON_MARKDOWN, SHIPPED_EXTENSIONS,
+                      SMART_PUNCTUATION, extension_problem)
 from .errors import BuildError, ConfigError, did_you_mean, raise_if_any
-from .model import CommentsConfig, Config, FeedConfig, Link, SectionConfig
+from .model import (CommentsConfig, Config, FeedConfig, Link, MarkdownConfig, RelatedConfig,
+                    SearchConfig, SectionConfig)
+from .templates import DEFAULTS_DIR
+from .typography import DASH_CONVENTIONS, smarten_plain
 from .urls import slugify
 
 CONFIG_NAME = "site.toml"
 COMMENT_PROVIDERS = ("none", "giscus", "disqus", "utterances")
-DEFAULT_EXTENSIONS = ("smarty", "footnotes", "tables", "fenced_code", "attr_list")
+DEFAULT_EXTENSIONS = ("smarty", "footnotes", "tables", "fenced_code", "attr_list",
+                      "pymdownx.magiclink", "pymdownx.tilde", "pymdownx.saneheaders",
+                      "pymdownx.tasklist")
+DEFAULT_FAVICON = "theme/favicon.svg"
 
 # key -> (type or types, default); a default of REQUIRED makes the key required.
 REQUIRED = object()
@@ -35,8 +43,12 @@ TOP_LEVEL = {
     "comments": (dict, {}),
     "feed": (dict, {}),
     "markdown": (dict, {}),
+    "typography": (dict, {}),
+    "search": (dict, {}),
+    "related": (dict, {}),
     "unsafe_html": (bool, False),
     "iframe_hosts": (list, []),
+    "favicon": (str, DEFAULT_FAVICON),
     "extra": (dict, {}),
 }
 SECTION_KEYS = {"name": (str, REQUIRED), "slug": (str, None), "description": (str, "")}
@@ -53,7 +65,11 @@ PROVIDER_KEYS = {
                    "label": (str, ""), "theme": (str, "preferred-color-scheme")},
 }
 FEED_KEYS = {"items": (int, 20), "full_content": (bool, True)}
-MARKDOWN_KEYS = {"extensions": (list, list(DEFAULT_EXTENSIONS))}
+MARKDOWN_KEYS = {"engine": (str, PYTHON_MARKDOWN), "extensions": (list, list(DEFAULT_EXTENSIONS)),
+                 "extension_configs": (dict, {})}
+TYPOGRAPHY_KEYS = {"dashes": (str, "em")}
+SEARCH_KEYS = {"enabled": (bool, True)}
+RELATED_KEYS = {"count": (int, 3), "section_count": (int, 3)}
 PERMALINK_FIELDS = ("year", "month", "day", "slug", "section")
 TYPE_NAMES = {str: "text", int: "a whole number", bool: "true or false",
               list: "a list", dict: "a table"}
@@ -73,8 +89,9 @@ def _read_config(site_dir: Path) -> Config:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise ConfigError(f"no {CONFIG_NAME} here (is --site pointing at the site's root?)",
-                          CONFIG_NAME) from None
+        raise ConfigError(f"no {CONFIG_NAME} in {site_dir}: run this in the site's folder "
+                          "or point --site at it; to start a new site, run "
+                          "'marginalia init FOLDER'", CONFIG_NAME) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not valid UTF-8 at byte {exc.start}", CONFIG_NAME) from None
     return parse_config(text, site_dir)
@@ -90,7 +107,9 @@ def parse_config(text: str, site_dir: Path) -> Config:
     top = checker.table(raw, TOP_LEVEL, "")
     comments = checker.table(top["comments"], COMMENTS_KEYS, "comments")
     feed = checker.table(top["feed"], FEED_KEYS, "feed")
-    markdown = checker.table(top["markdown"], MARKDOWN_KEYS, "markdown")
+    typography = checker.table(top["typography"], TYPOGRAPHY_KEYS, "typography")
+    search = checker.table(top["search"], SEARCH_KEYS, "search")
+    related = checker.table(top["related"], RELATED_KEYS, "related")
     config = Config(
         site_dir=site_dir,
         title=top["title"] or "",
@@ -107,14 +126,30 @@ def parse_config(text: str, site_dir: Path) -> Config:
         comments=checker.comments(comments),
         feed=FeedConfig(items=checker.positive(feed["items"], "feed.items"),
                         full_content=feed["full_content"]),
-        markdown_extensions=checker.extensions(markdown["extensions"]),
+        markdown=checker.markdown(top["markdown"]),
         author=top["author"],
         unsafe_html=top["unsafe_html"],
         iframe_hosts=checker.hosts(top["iframe_hosts"]),
+        favicon=checker.favicon(top["favicon"], site_dir),
+        dashes=checker.dashes(typography["dashes"]),
+        search=SearchConfig(enabled=search["enabled"]),
+        related=RelatedConfig(*(checker.not_negative(related[key], f"related.{key}")
+                                for key in RELATED_KEYS)),
         extra=top["extra"],
     )
     raise_if_any(checker.errors)
-    return config
+    return replace(config, title=typeset(config, config.title),
+                   description=typeset(config, config.description),
+                   sections=tuple(replace(s, description=typeset(config, s.description))
+                                  for s in config.sections))
+
+
+def typeset(config: Config, text: str) -> str:
+    """Give a prose field (a title, a dek, a description) the body's typography: curly
+    quotes and dashes when the site has 'smarty', as characters, never markup."""
+    if SMART_PUNCTUATION not in config.markdown_extensions:
+        return text
+    return smarten_plain(text, config.dashes)
 
 
 def _toml_error(exc: tomllib.TOMLDecodeError) -> ConfigError:
@@ -141,6 +176,17 @@ class _Checker:
         if not leaf:
             return None
         pattern = re.compile(rf"^\s*(\[+\s*)?[\"']?{re.escape(leaf)}[\"']?\s*(=|\.|\]|$)")
+        table = dotted_key.rpartition(".")[0]
+        if table and "[" not in table:
+            # Within its own [table] first: a leaf such as 'enabled' is in several tables.
+            header = re.compile(rf"^\s*\[\s*{re.escape(table)}\s*\]")
+            start = next((n for n, line in enumerate(self.lines) if header.match(line)), None)
+            if start is not None:
+                for number, line in enumerate(self.lines[start + 1:], start=start + 2):
+                    if line.lstrip().startswith("["):
+                        break
+                    if pattern.match(line):
+                        return number
         for number, line in enumerate(self.lines, start=1):
             if pattern.match(line):
                 return number
@@ -196,6 +242,12 @@ class _Checker:
         if value < 1:
             self.fail(key, f"'{key}' must be 1 or more, not {value}")
             return 1
+        return value
+
+    def not_negative(self, value: int, key: str) -> int:
+        if value < 0:
+            self.fail(key, f"'{key}' must be 0 (to show none) or more, not {value}")
+            return 0
         return value
 
     def permalink(self, value: str) -> str:
@@ -262,11 +314,100 @@ class _Checker:
                           "such as www.youtube-nocookie.com")
         return tuple(n for n in names if isinstance(n, str))
 
+    def favicon(self, value: str, site_dir: Path) -> str:
+        if re.match(r"^https?://[^/\s]+", value):
+            return value
+        path = PurePosixPath(value)
+        if value.startswith("/") or len(path.parts) < 2 or path.parts[0] not in (
+                "theme", "content") or ".." in path.parts:
+            self.fail("favicon", f"favicon '{value}' must be a file under theme/ or "
+                      "content/ (such as theme/favicon.png) or an http(s) URL")
+            return DEFAULT_FAVICON
+        # The engine's default theme stands behind the site's own, file by file.
+        roots = (site_dir, DEFAULTS_DIR) if path.parts[0] == "theme" else (site_dir,)
+        if not any((root / path).is_file() for root in roots):
+            self.fail("favicon", f"favicon '{value}': no such file; put it there or "
+                      "fix the path")
+            return DEFAULT_FAVICON
+        return str(path)
+
+    def dashes(self, value: str) -> str:
+        if value not in DASH_CONVENTIONS:
+            self.fail("dashes", f"typography.dashes '{value}' is unknown"
+                      f"{did_you_mean(value, DASH_CONVENTIONS)}; use \"em\" (-- is an em "
+                      "dash) or \"en\" (-- is an en dash, --- an em dash)")
+            return DASH_CONVENTIONS[0]
+        return value
+
+    def markdown(self, raw: Any) -> MarkdownConfig:
+        entry = self.table(raw, MARKDOWN_KEYS, "markdown")
+        engine = entry["engine"]
+        if engine not in ENGINES:
+            self.fail("engine", f"markdown.engine '{engine}' is unknown"
+                      f"{did_you_mean(engine, ENGINES)}; use \"{PYTHON_MARKDOWN}\" (the "
+                      f"default) or \"{COMMONMARK}\" (CommonMark with GitHub's extensions)")
+            engine = PYTHON_MARKDOWN
+        errors_before = len(self.errors)
+        names = self.extensions(entry["extensions"])
+        configs = self.extension_configs(entry["extension_configs"], names)
+        if engine == COMMONMARK:
+            self.commonmark_extensions(names if "extensions" in raw else (), configs)
+        elif len(self.errors) == errors_before:
+            # Loading an extension to check it would cost a build that parses nothing
+            # its quickness: those that come with Marginalia are known to load.
+            for name in names:
+                if name in configs or name not in SHIPPED_EXTENSIONS:
+                    problem = extension_problem(name, configs.get(name, {}))
+                    if problem:
+                        self.fail_near(name, "extensions", problem)
+        return MarkdownConfig(engine, names, configs)
+
     def extensions(self, names: list) -> tuple[str, ...]:
         for name in names:
             if not isinstance(name, str) or not re.fullmatch(r"[\w.]+(:\w+)?", name):
                 self.fail("extensions", f"markdown extension {name!r} is not a name")
         return tuple(n for n in names if isinstance(n, str))
+
+    def extension_configs(self, raw: dict, names: tuple[str, ...]) -> dict[str, dict]:
+        configs = {}
+        for name, options in raw.items():
+            if name == SMART_PUNCTUATION:
+                self.fail_near(name, "extension_configs",
+                               "'smarty' is done by Marginalia's own typography, which takes "
+                               "no options here; see [typography] instead")
+            elif name not in names:
+                self.fail_near(name, "extension_configs",
+                               f"markdown.extension_configs names '{name}', which is not in "
+                               f"markdown.extensions{did_you_mean(name, names)}; add it there "
+                               "or remove its options")
+            elif not isinstance(options, dict):
+                self.fail_near(name, "extension_configs",
+                               f"markdown.extension_configs.\"{name}\" must be a table of "
+                               f"options, such as [markdown.extension_configs.\"{name}\"], "
+                               f"not {_describe(options)}")
+            else:
+                configs[name] = options
+        return configs
+
+    def commonmark_extensions(self, names: tuple[str, ...], configs: dict) -> None:
+        for name in names:
+            if name not in COMMONMARK_HAS:
+                self.fail_near(name, "extensions",
+                               f"markdown extension '{name}' works only with engine = "
+                               f"\"{PYTHON_MARKDOWN}\": CommonMark has no such syntax; remove "
+                               "it from markdown.extensions, or use that engine")
+        if configs:
+            self.fail_near(next(iter(configs)), "extension_configs",
+                           "markdown.extension_configs sets options of Python-Markdown "
+                           f"extensions, which engine = \"{COMMONMARK}\" does not use; "
+                           f"remove them, or use engine = \"{PYTHON_MARKDOWN}\"")
+
+    def fail_near(self, name: str, key: str, message: str) -> None:
+        """Report a problem on the line naming an extension, else where key is set."""
+        quoted = re.compile(rf"[\"']{re.escape(name)}[\"']")
+        line = next((n for n, text in enumerate(self.lines, start=1) if quoted.search(text)),
+                    None)
+        self.errors.append(ConfigError(message, CONFIG_NAME, line or self.line_of(key)))
 
 
 def find_section(sections: tuple[SectionConfig, ...], name: str) -> SectionConfig | None:

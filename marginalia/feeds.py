@@ -66,17 +66,32 @@ def feed_html(site: Site, post: Post) -> str:
     return feed_text(rewrite_urls(post.body_html, lambda url: to_absolute(to_site(url))))
 
 
+def feed_content(site: Site, post: Post) -> str:
+    """Return a post's HTML for feeds: the body with every URL absolute, then its sources
+    as the post page lists them, then, for a linked post (whose item links out), a link
+    to the post itself."""
+    extra = ""
+    if post.sources:
+        items = "".join(f'<li><a href="{escape(source.url)}">{escape(source.name)}</a></li>'
+                        for source in post.sources)
+        extra += f'\n<aside class="sources"><h2>Sources</h2><ul>{items}</ul></aside>'
+    if post.link:
+        extra += f'\n<p><a href="{escape(permalink(site, post.url))}">\u221e Permalink</a></p>'
+    return feed_html(site, post) + feed_text(extra)
+
+
 def render_feed_files(site: Site, spec: FeedSpec, json_feed: bool = False,
                       bodies: dict[str, str] | None = None) -> list[OutputFile]:
     """Render a listing's RSS and Atom feeds, and its JSON Feed when asked.
 
-    bodies memoises each post's absolutized HTML across the feeds of one build.
+    bodies memoises each post's feed_content across the feeds of one build; without
+    full_content, items carry only summaries and no body is loaded.
     """
     posts = spec.posts[:site.config.feed.items]
     bodies = {} if bodies is None else bodies
-    for post in posts:
+    for post in posts if site.config.feed.full_content else ():
         if post.rel_path not in bodies:
-            bodies[post.rel_path] = feed_html(site, post)
+            bodies[post.rel_path] = feed_content(site, post)
     files = [
         OutputFile(spec.url("feed.xml").lstrip("/"),
                    render_rss(site, spec, posts, bodies), f"{spec.source} RSS feed"),
@@ -116,7 +131,8 @@ def _generator(site: Site, spec: FeedSpec, self_url: str, posts: Sequence[Post])
 
 def render_rss(site: Site, spec: FeedSpec, posts: Sequence[Post],
                bodies: dict[str, str]) -> bytes:
-    """Render RSS 2.0 with full content in content:encoded and authors in dc:creator."""
+    """Render RSS 2.0: the summary in description, the whole post in content:encoded
+    and authors in dc:creator."""
     generator = _generator(site, spec, spec.url("feed.xml"), posts)
     generator.description(text_as_html(spec.description or spec.title))
     generator.load_extension("dc", atom=False, rss=True)
@@ -124,7 +140,7 @@ def render_rss(site: Site, spec: FeedSpec, posts: Sequence[Post],
         entry = generator.add_entry(order="append")
         link = permalink(site, post.url)
         entry.title(feed_text(post.title))
-        entry.link(href=link)
+        entry.link(href=post.link or link)
         entry.guid(link, permalink=True)
         entry.pubDate(post.date)
         entry.description(text_as_html(post.summary or post.title))
@@ -146,7 +162,9 @@ def render_atom(site: Site, spec: FeedSpec, posts: Sequence[Post],
         link = permalink(site, post.url)
         entry.id(link)
         entry.title(feed_text(post.title))
-        entry.link(href=link, rel="alternate")
+        # No rel="related" permalink beside it: feedgen drops every entry link's rel, and
+        # two alternates are invalid Atom. The id and the content's last link are enough.
+        entry.link(href=post.link or link, rel="alternate")
         entry.published(post.date)
         entry.updated(post.last_modified)
         entry.author({"name": feed_text(post.author or site.config.publisher)})
@@ -173,6 +191,8 @@ def render_json_feed(site: Site, spec: FeedSpec, posts: Sequence[Post],
             "authors": [{"name": post.author or config.publisher}],
             "tags": [post.section, *post.tags][:MAX_CATEGORIES],
         }
+        if post.link:
+            item["external_url"] = post.link
         if config.feed.full_content:
             item["content_html"] = bodies[post.rel_path]
         else:

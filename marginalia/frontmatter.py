@@ -12,7 +12,8 @@ import yaml
 
 from .errors import BuildError, ContentError, did_you_mean
 from .model import Source
-from .urls import is_absolute_http, is_valid_slug, slug_length_problem, slugify
+from .urls import (is_absolute_http, is_valid_slug, slug_from_name, slug_length_problem,
+                   slug_source, slugify)
 
 MAX_FRONT_MATTER_CHARS = 64 * 1024
 FENCE = re.compile(r"^---[ \t]*$", re.MULTILINE)
@@ -289,13 +290,28 @@ class FieldChecker:
             sources.append(Source(name.strip(), url.strip()))
         return tuple(sources)
 
-    def slug(self, title: str) -> str:
+    def http_url(self, key: str) -> str:
+        """An optional absolute http(s) URL, such as a linked post's article; else ""."""
+        value = self.data.get(key)
+        if value is None:
+            return ""
+        url = value.strip() if isinstance(value, str) else ""
+        if not is_absolute_http(url) or any(c.isspace() for c in url) or NOT_TEXT.search(url):
+            self.fail(key, f"'{key}' must be an http or https address such as "
+                      f"https://example.com/story, not {_describe(value)}")
+            return ""
+        return url
+
+    def slug(self) -> str:
+        """The slug given by hand, else the one made from the file's (or bundle's) name."""
         value = self.data.get("slug")
         if value is None:
-            slug = slugify(title)
-            if title and not slug:
-                self.fail("title", "the title gives an empty slug; add "
-                          "'slug: some-words' with letters or digits")
+            name = slug_source(self.rel_path)
+            slug = slug_from_name(name)
+            if not slug:
+                self.fail("slug", f"the name '{name}' gives an empty slug: it has no letters "
+                          "or digits after any leading date; rename the file or add "
+                          "'slug: some-words'")
             return slug
         if not isinstance(value, str) or not is_valid_slug(value):
             self.fail("slug", f"slug {_describe(value)} may hold only lowercase letters, "

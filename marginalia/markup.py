@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import html
-import importlib
 import re
 from collections import Counter
 from html.parser import HTMLParser
-from typing import Any
 from urllib.parse import urlsplit
 
+from .commentary import mark_attributions
+from .engines import SMART_PUNCTUATION, convert_markdown
 from .errors import ContentError, did_you_mean
 from .frontmatter import NOT_TEXT
+from .model import MarkdownConfig
 from .typography import smarten
 from .urls import URL_ATTRIBUTE, collect_urls, is_safe_link, link_schemes, url_scheme
 
@@ -21,7 +22,7 @@ ALLOWED_TAGS = {
     "figure", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark",
     "ol", "p", "pre", "q", "s", "samp", "small", "span", "strong", "sub", "summary",
     "sup", "table", "tbody", "td", "tfoot", "th", "thead", "time", "tr", "u", "ul",
-    "var", "video", "audio", "source", "track", "picture",
+    "var", "video", "audio", "source", "track", "picture", "input",
 }
 COMMON_ATTRIBUTES = {"id", "class", "title", "lang", "dir"}
 ALLOWED_ATTRIBUTES = {
@@ -36,11 +37,12 @@ ALLOWED_ATTRIBUTES = {
     "ins": {"cite", "datetime"}, "time": {"datetime"},
     "td": {"colspan", "rowspan", "style"}, "th": {"colspan", "rowspan", "scope", "style"},
     "ol": {"start", "reversed", "type"}, "li": {"value"},
-    "details": {"open"}, "abbr": {"title"},
+    "details": {"open"}, "abbr": {"title"}, "input": {"checked"},
 }
+# Task list boxes: any input a post holds becomes a box that cannot be changed.
+FORCED_ATTRIBUTES = {"input": {"type": "checkbox", "disabled": ""}}
 SCRIPT_SCHEMES = {"javascript": "run code", "vbscript": "run code",
                   "data": "carry a whole page or script"}
-SMART_PUNCTUATION = "smarty"
 IFRAME_ATTRIBUTES = {"src", "width", "height", "title", "allow", "allowfullscreen",
                      "loading", "referrerpolicy"}
 # Markdown inputs that make Python-Markdown crawl: refuse them before converting.
@@ -62,29 +64,23 @@ REMOVAL_MESSAGES = {
           "run scripts; posts may not",
 }
 
-_converters: dict[tuple[str, ...], Any] = {}  # markdown.Markdown by extensions
-BUILT_IN_EXTENSIONS = frozenset({
-    "abbr", "admonition", "attr_list", "codehilite", "def_list", "extra", "fenced_code",
-    "footnotes", "legacy_attrs", "legacy_em", "md_in_html", "meta", "nl2br", "sane_lists",
-    "tables", "toc", "wikilinks"})
-
-
-def render_markdown(body: str, extensions: tuple[str, ...], rel_path: str,
+def render_markdown(body: str, markdown: MarkdownConfig | tuple[str, ...], rel_path: str,
                     body_line: int, unsafe_html: bool = False,
                     iframe_hosts: tuple[str, ...] = (),
-                    warnings: list[tuple[str, int]] | None = None) -> str:
+                    warnings: list[tuple[str, int]] | None = None, dashes: str = "em") -> str:
     """Convert a post body to HTML, making unsafe links inert and sanitising raw HTML.
 
     What is removed or changed on the way is added to warnings as (message, line).
+    markdown names the engine and its extensions, or just Python-Markdown extensions.
     """
+    if not isinstance(markdown, MarkdownConfig):
+        markdown = MarkdownConfig("python-markdown", markdown)
     notes = [] if warnings is None else warnings
     _refuse_pathological(body, rel_path, body_line)
     body = _without_control_characters(body, body_line, notes)
-    converter = _converter(extensions)
     try:
-        rendered = converter.reset().convert(body)
+        rendered = convert_markdown(body, markdown)
     except RecursionError:
-        _converters.pop(extensions, None)  # a converter that failed midway keeps bad state
         raise ContentError("Markdown is nested too deeply to convert; flatten the "
                            "lists or quotes", rel_path, body_line) from None
     rendered = _with_unholdable_references_replaced(rendered, body, body_line, notes)
@@ -92,7 +88,8 @@ def render_markdown(body: str, extensions: tuple[str, ...], rel_path: str,
     if not unsafe_html:
         _note_what_sanitising_removes(rendered, body, body_line, iframe_hosts, notes)
         rendered = sanitize_html(rendered, iframe_hosts)
-    return smarten(rendered) if SMART_PUNCTUATION in extensions else rendered
+    rendered = mark_attributions(rendered)
+    return smarten(rendered, dashes) if SMART_PUNCTUATION in markdown.extensions else rendered
 
 
 def sanitize_html(html_text: str, iframe_hosts: tuple[str, ...] = ()) -> str:
@@ -105,6 +102,7 @@ def sanitize_html(html_text: str, iframe_hosts: tuple[str, ...] = ()) -> str:
 
     return nh3.clean(html_text, tags=tags, attributes=attributes, url_schemes=link_schemes(),
                      link_rel=None, filter_style_properties={"text-align"},
+                     set_tag_attribute_values=FORCED_ATTRIBUTES,
                      attribute_filter=_iframe_filter(iframe_hosts) if iframe_hosts else None)
 
 
@@ -119,30 +117,6 @@ def _iframe_filter(hosts: tuple[str, ...]):
 def _is_allowed_iframe(src: str, hosts: tuple[str, ...]) -> bool:
     parts = urlsplit(src)
     return parts.scheme == "https" and parts.hostname in {h.lower() for h in hosts}
-
-
-def prepare_converter(extensions: tuple[str, ...]) -> None:
-    """Import Python-Markdown and build its converter now rather than on first use."""
-    _converter(extensions)
-
-
-def _converter(extensions: tuple[str, ...]) -> Any:
-    import markdown  # imported when first needed: a rebuild from the cache never is
-
-    if extensions not in _converters:
-        # 'smarty' is done by typography.smarten, the same rules in one fast pass.
-        _converters[extensions] = markdown.Markdown(
-            extensions=[_extension(e) for e in extensions if e != SMART_PUNCTUATION],
-            output_format="html")
-    return _converters[extensions]
-
-
-def _extension(name: str) -> Any:
-    """An extension that ships with Python-Markdown, made directly: by name, Markdown
-    first reads the entry points of every installed package, about 10 ms."""
-    if name not in BUILT_IN_EXTENSIONS:
-        return name
-    return importlib.import_module(f"markdown.extensions.{name}").makeExtension()
 
 
 def _refuse_pathological(body: str, rel_path: str, body_line: int) -> None:
@@ -308,10 +282,3 @@ def line_of_link(text: str, url: str, first_line: int = 1) -> int:
         index = match.start() if match else -1
     return _line_at(text, index, first_line)
 
-
-def summarize(body_html: str, words: int = 40) -> str:
-    """Return the opening words of the first paragraph, as plain text."""
-    match = re.search(r"<p>(.*?)</p>", body_html, re.S)
-    text = html.unescape(re.sub(r"<[^>]+>", "", match[1] if match else body_html))
-    parts = text.split()
-    return " ".join(parts[:words]) + ("\u2026" if len(parts) > words else "")

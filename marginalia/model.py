@@ -36,6 +36,25 @@ class FeedConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MarkdownConfig:
+    engine: str  # "python-markdown" or "commonmark"
+    extensions: tuple[str, ...]  # Python-Markdown extensions; "smarty" works with either
+    # Python-Markdown extension name -> its options, as site.toml gives them
+    extension_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchConfig:
+    enabled: bool  # a /search/ page and a Pagefind index of posts and standing pages
+
+
+@dataclass(frozen=True, slots=True)
+class RelatedConfig:
+    count: int = 3  # related posts under each post; 0 shows none
+    section_count: int = 3  # latest posts of its section under each post; 0 shows none
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     site_dir: Path
     title: str
@@ -51,15 +70,23 @@ class Config:
     sections: tuple[SectionConfig, ...]
     comments: CommentsConfig
     feed: FeedConfig
-    markdown_extensions: tuple[str, ...]
+    markdown: MarkdownConfig
     author: str  # the default byline
     unsafe_html: bool  # skip the HTML sanitiser for trusted authors
     iframe_hosts: tuple[str, ...]  # hosts whose https iframes posts may embed
+    favicon: str  # theme/NAME, content/PATH or an http(s) URL
+    dashes: str = "em"  # what "--" becomes: "em", or "en" with "---" the em dash
+    search: SearchConfig = SearchConfig(enabled=True)
+    related: RelatedConfig = RelatedConfig()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def markdown_extensions(self) -> tuple[str, ...]:
+        return self.markdown.extensions
 
     @property
     def base_path(self) -> str:
@@ -117,11 +144,13 @@ class Post:
     draft: bool
     url: str  # site-relative, starts and ends with "/"
     body: str | StoredBody = field(compare=False)  # the HTML, or where to load it from
-    summary: str  # plain text: the dek, or the body's opening words
+    summary: str  # plain text: the dek, or the first paragraph of commentary, shortened
     relative_links: bool = True  # False when no link in the body can be relative
     aliases: tuple[str, ...] = ()
+    link: str = ""  # the article a linked post discusses: absolute http(s), or ""
     extra: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[tuple[str, int], ...] = ()  # (message, line) of what parsing noticed
+    terms: str = ""  # the words the post is about, weighted: see related.post_terms
     digest: str = ""  # identifies the post's content: equal digests, equal posts
 
     @property
@@ -233,6 +262,7 @@ class Site:
     newest_date: datetime | None
     oldest_date: datetime | None
     asset_urls: tuple[tuple[str, str], ...]  # content file rel_path -> URL
+    related: dict[str, tuple[Post, ...]] = field(default_factory=dict)  # by rel_path, best first
 
     @property
     def copyright_years(self) -> str:

@@ -9,17 +9,19 @@ from functools import partial
 from itertools import repeat
 
 from .cache import ParseCache, source_key
-from .config import find_section, unknown_section
+from .commentary import summarize
+from .config import find_section, typeset, unknown_section
 from .discover import read_source
 from .errors import BuildError, ContentError, DraftProblems, did_you_mean, raise_if_any
 from .frontmatter import FieldChecker, split_front_matter
-from .markup import render_markdown, summarize
+from .markup import render_markdown
 from .pool import worker_count, worker_pool
+from .related import post_terms
 from .model import Config, ContentFile, Page, Post, SectionConfig, SourceFile
 from .urls import format_permalink, has_relative_links, is_valid_slug, slugify
 
 POST_FIELDS = ("title", "section", "date", "updated", "expires", "dek", "sources", "tags",
-               "author", "slug", "comments", "draft", "aliases", "extra")
+               "author", "slug", "comments", "draft", "aliases", "link", "extra")
 PAGE_FIELDS = ("title", "description", "layout", "menu", "order", "url", "extra")
 MENUS = ("", "header", "footer")
 SITE_PATH = re.compile(r"/[A-Za-z0-9._~/-]*")
@@ -140,33 +142,37 @@ def parse_post(source: SourceFile, config: Config) -> Post:
     tags = check.text_list("tags")
     _check_tag_slugs(check, tags)
     author = check.text("author", default=config.author)
-    slug = check.slug(title)
+    slug = check.slug()
     comments = check.flag("comments", config.comments.enabled)
     draft = check.flag("draft", False)
     aliases = _aliases(check)
+    link = check.http_url("link")
     extra = check.mapping("extra")
     if date and updated and updated < date:
         check.fail("updated", "'updated' is before 'date'; fix one of them")
     warnings: list[tuple[str, int]] = []
     try:
         raise_if_any(check.errors)
-        body_html = render_markdown(matter.body, config.markdown_extensions, source.rel_path,
+        body_html = render_markdown(matter.body, config.markdown, source.rel_path,
                                     matter.body_line, config.unsafe_html, config.iframe_hosts,
-                                    warnings)
+                                    warnings, dashes=config.dashes)
     except BuildError as problem:
         if draft:
             raise DraftProblems([problem]) from None
         raise
     assert date is not None and section is not None
     return Post(
-        rel_path=source.rel_path, title=title, section=section.name, date=date,
-        updated=updated, expires=expires, dek=dek, sources=sources, tags=tags,
+        rel_path=source.rel_path, title=typeset(config, title), section=section.name,
+        date=date, updated=updated, expires=expires, dek=typeset(config, dek),
+        sources=sources, tags=tags,
         author=author, slug=slug, comments=comments, draft=draft,
         url=format_permalink(config.permalink, date.astimezone(config.tz), slug,
                              section.slug),
-        body=body_html, summary=dek or summarize(body_html),
-        relative_links=has_relative_links(body_html), aliases=aliases,
-        extra=extra, warnings=tuple(warnings), digest=source_key(source.rel_path, source.text))
+        body=body_html, summary=typeset(config, dek) or summarize(body_html),
+        relative_links=has_relative_links(body_html), aliases=aliases, link=link,
+        extra=extra, warnings=tuple(warnings),
+        terms=post_terms(title, dek, body_html) if config.related.count else "",
+        digest=source_key(source.rel_path, source.text))
 
 
 def parse_page(source: SourceFile, config: Config) -> Page:
@@ -186,10 +192,11 @@ def parse_page(source: SourceFile, config: Config) -> Page:
     extra = check.mapping("extra")
     raise_if_any(check.errors)
     warnings: list[tuple[str, int]] = []
-    body_html = render_markdown(matter.body, config.markdown_extensions, source.rel_path,
+    body_html = render_markdown(matter.body, config.markdown, source.rel_path,
                                 matter.body_line, config.unsafe_html, config.iframe_hosts,
-                                warnings)
-    return Page(rel_path=source.rel_path, title=title, description=description,
+                                warnings, dashes=config.dashes)
+    return Page(rel_path=source.rel_path, title=typeset(config, title),
+                description=typeset(config, description),
                 layout=layout, menu=menu, order=order, url=url, body_html=body_html,
                 relative_links=has_relative_links(body_html), extra=extra,
                 warnings=tuple(warnings))

@@ -6,13 +6,14 @@ import gc
 import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import TypeGuard
 
 import jinja2
 
-from .assemble import Visibility, assemble_site
+from .assemble import Visibility, assemble_site, hold_reason
 from .cache import ParseCache, config_fingerprint
 from .config import load_config
 from .discover import SourceTexts, discover_sources
@@ -22,12 +23,16 @@ from .incremental import RenderCache
 from .links import check_menu_links, find_broken_links
 from .model import OutputFile, Site
 from .parse import Progress, parse_all
+from .related import RelatedCache
 from .render import render_site, templates_digest
+from .search import SearchOutcome, index_site
 from .store import Store, build_lock
 from .templates import layout_dirs, load_templates
 from .theme import collect_theme
 from .write import (ReusedFilesChanged, StagedOutput, WriteSummary, check_output_dir,
                     read_tree_state)
+
+URLS_PREFIX = "post urls "  # and the output folder: its published posts' URLs, by file
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +47,7 @@ class BuildOptions:
     preview: bool = False
     strict: bool = False
     no_cache: bool = False
+    search: str = "index"  # search.SEARCH_MODES: "keep" in a preview, "off" with --no-search
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +59,7 @@ class BuildResult:
     counts: dict[str, int] = field(default_factory=dict)
     warnings: tuple[BuildError, ...] = ()
     notes: tuple[str, ...] = ()  # for -v: why the saved state was not used, if it was not
+    search: SearchOutcome = SearchOutcome("disabled", 0, 0.0)
 
 
 @dataclass
@@ -64,6 +71,7 @@ class WarmState:
     templates: jinja2.Environment | None = None
     templates_digest: str = ""
     template_dirs: list[Path] = field(default_factory=list)
+    stop_indexing: Callable[[], bool] | None = None  # polled while the search index is made
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +81,7 @@ class LoadedSite:
     cache: ParseCache  # saved by the caller once the whole site is rendered
     problems: tuple[BuildError, ...]  # collected instead of raised, when lenient
     draft_warnings: tuple[BuildError, ...]  # problems of drafts this build leaves out
+    related: RelatedCache | None = None  # saved by the caller, like cache
 
 
 def load_site(options: BuildOptions, state: Store, progress: Progress | None = None,
@@ -102,8 +111,10 @@ def load_site(options: BuildOptions, state: Store, progress: Progress | None = N
     visibility = Visibility(now=options.now, drafts=options.drafts, future=options.future)
     site = assemble_site(parsed.posts, parsed.pages, discovered.assets, config, visibility,
                          problems if lenient else None)
+    related = RelatedCache(state, read=not options.no_cache)
+    site = replace(site, related=related.related_posts(site))
     return LoadedSite(site, texts, cache, tuple(problems),
-                      tuple(w for p in left_out for w in p.as_warnings()))
+                      tuple(w for p in left_out for w in p.as_warnings()), related)
 
 
 def render_files(site: Site, options: BuildOptions, cache: RenderCache | None = None,
@@ -145,13 +156,22 @@ def _render_and_write(site: Site, loaded: LoadedSite, options: BuildOptions, sta
     with StagedOutput(options.output_dir, state, live) as staged:
         files = render_files(site, options, render_cache, progress, staged.place, warm)
         raise_if_any(check_menu_links(site.config, files))
-        warnings = site_warnings(site, files, loaded.texts, render_cache, live)
+        urls_name = URLS_PREFIX + str(options.output_dir)
+        before, urls = state.blob(urls_name), published_urls(site, options.now)
+        warnings = [*site_warnings(site, files, loaded.texts, render_cache, live),
+                    *moved_url_warnings(site, urls, before)]
+        if urls != before or state.fresh:
+            state.put_blob(urls_name, urls)
         if options.strict:
             raise_if_any(warnings)
+        search = index_site(site, files, staged, state, options.site_dir, options.search,
+                            distrusted, warm.stop_indexing if warm else None)
         render_cache.save()
         loaded.cache.save()
+        if loaded.related is not None:
+            loaded.related.save()
         written = staged.finish()  # commits the state, then swaps the new site in
-    return files, render_cache, warnings, written
+    return files, render_cache, warnings, written, search
 
 
 def site_warnings(site: Site, files: tuple[OutputFile, ...], texts: SourceTexts,
@@ -163,6 +183,51 @@ def site_warnings(site: Site, files: tuple[OutputFile, ...], texts: SourceTexts,
                for item in (*site.posts, *site.pages)
                for message, line in sorted(item.warnings, key=lambda warning: warning[1])]
     return [*noticed, *find_broken_links(files, site, texts, cache, live)]
+
+
+PostUrls = dict[str, tuple[str, str, str]]  # source rel_path -> (url, title, ISO date)
+
+
+def published_urls(site: Site, now: datetime) -> PostUrls:
+    """The URL, title and date of each published post, by its source file."""
+    return {post.rel_path: (post.url, post.title, post.date.isoformat())
+            for post in site.posts if not hold_reason(post, now)}
+
+
+def moved_url_warnings(site: Site, current: PostUrls, before: object) -> list[BuildError]:
+    """Warn of each published post (those in current) whose URL is not the one it had
+    in the last build to this output folder, when nothing serves the old one now.
+
+    A post is followed by its file or, once the file is renamed, by its title and date.
+    """
+    if not _is_post_urls(before):
+        return []  # the first build, or a saved value of the wrong shape: never trusted
+    renamed: dict[tuple[str, str], list[str]] = {}
+    for rel_path, (url, title, date) in before.items():
+        if rel_path not in current:
+            renamed.setdefault((title, date), []).append(url)
+    served = {url for post in site.posts for url in (post.url, *post.aliases)}
+    warnings: list[BuildError] = []
+    for post in site.posts:
+        if post.rel_path not in current:
+            continue
+        if post.rel_path in before:
+            old_urls = [before[post.rel_path][0]]
+        else:
+            old_urls = renamed.get((post.title, post.date.isoformat()), [])
+        if len(old_urls) != 1 or old_urls[0] in served:
+            continue
+        aliases = ", ".join((*post.aliases, old_urls[0]))
+        warnings.append(ContentError(
+            f"the post's URL moved from {old_urls[0]} to {post.url}; to keep the old one "
+            f"working, add: aliases: [{aliases}]", post.rel_path))
+    return warnings
+
+
+def _is_post_urls(value: object) -> TypeGuard[PostUrls]:
+    return isinstance(value, dict) and all(
+        isinstance(path, str) and isinstance(entry, tuple) and len(entry) == 3
+        and all(isinstance(part, str) for part in entry) for path, entry in value.items())
 
 
 @contextmanager
@@ -203,7 +268,7 @@ def build_site(options: BuildOptions, progress: Progress | None = None,
             # can find more, once the spare tree that still held them is swept.
             for attempt in range(3):
                 try:
-                    files, render_cache, warnings, written = _render_and_write(
+                    files, render_cache, warnings, written, search = _render_and_write(
                         loaded.site, loaded, options, state, progress, warm, distrusted)
                     break
                 except ReusedFilesChanged as changed:
@@ -225,4 +290,4 @@ def build_site(options: BuildOptions, progress: Progress | None = None,
     }
     return BuildResult(site, files, written, time.perf_counter() - started,
                        counts, (*loaded.draft_warnings, *warnings),
-                       tuple(filter(None, [state.note])))
+                       tuple(filter(None, [state.note])), search)

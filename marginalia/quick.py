@@ -18,7 +18,7 @@ import jinja2
 from .assemble import resolve_links_against
 from .discover import read_source_at
 from .errors import BuildError
-from .markup import prepare_converter
+from .engines import prepare_converter
 from .model import Post, Site
 from .parse import parse_source
 from .pipeline import BuildOptions
@@ -44,7 +44,7 @@ def remember_build(options: BuildOptions, site: Site,
         theme = collect_theme(options.site_dir)
     except (BuildError, OSError):
         return None
-    prepare_converter(site.config.markdown_extensions)
+    prepare_converter(site.config.markdown)
     return LastBuild(options, site, {post.rel_path: post for post in site.posts},
                      Renderer(site, templates, theme, options.now, preview=True))
 

@@ -13,12 +13,15 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from .errors import BuildError, raise_if_any
+from .config import CONFIG_NAME
+from .errors import BuildError, ConfigError, raise_if_any
 from .feeds import FeedSpec, feed_names, permalink, render_feed_files
 from .model import OutputFile, Page, Pager, Post, Site
 from .parse import Progress
 from .pool import Job, can_fork_workers, run_jobs
 from .templates import compile_layouts, render_template
+from .search import SEARCH_URL
+from .related import latest_in_section, section_posts
 from .theme import Theme
 from .assemble import archive_url, author_url, hold_reason
 from .incremental import (Fingerprints, Recorder, RenderCache, TrackedSite, TrackedView,
@@ -78,6 +81,7 @@ class Renderer:
         self.to_site = prefix_root_relative(self.config.base_path)
         self.recorder = Recorder()
         self._section_views: dict[str, TrackedView] = {}
+        self._latest: dict[str, tuple[Post, ...]] = {}  # by section name
         self.feed_bodies: dict[str, str] = {}
         self.shared = self._shared_context()
         self.cache = cache
@@ -125,6 +129,8 @@ class Renderer:
                 "feed_url": "/feed.xml",
                 "atom_url": "/atom.xml",
                 "json_feed_url": "/feed.json",
+                "favicon_url": self.favicon_url(),
+                "search_url": SEARCH_URL if config.search.enabled else "",
                 "authors": site.authors,
                 "archives": site.archives,
                 "comments_provider": config.comments.provider,
@@ -143,6 +149,21 @@ class Renderer:
             "post_status": self.post_status,
             "tag_url": self.tag_url,
         }
+
+    def favicon_url(self) -> str:
+        """The site URL of the favicon site.toml names, or its absolute URL."""
+        favicon = self.config.favicon
+        area, _, name = favicon.partition("/")
+        if area == "theme":
+            url = self.theme.urls.get(name)
+        elif area == "content":
+            url = dict(self.site.asset_urls).get(favicon)
+        else:
+            return favicon
+        if url is None:
+            raise ConfigError(f"favicon '{favicon}' is not among the files the site "
+                              "copies; name a file under theme/ or content/", CONFIG_NAME)
+        return url
 
     def url_for(self, url: str) -> str:
         """Return the link to a site-relative URL, under the site's base path."""
@@ -276,26 +297,41 @@ class Renderer:
         return files
 
     def _post_inputs(self, posts: Sequence[Post]) -> str | None:
-        """Digest what post_page gives the template for each post: the post and its
-        neighbours. Its section and its status are in what every page shares."""
+        """Digest what post_page gives the template for each post: the post, its
+        neighbours and the posts listed under it. Its section and its status are in
+        what every page shares."""
         if self.cache is None:
             return None
         digests, neighbours = self.fingerprints.posts, self.site.neighbours
         parts = []
         for post in posts:
             around = neighbours[post.rel_path]
+            related, latest = self.further_reading(post)
             parts.append(repr((digests[id(post)], post.rel_path,
                                around.previous and digests[id(around.previous)],
-                               around.next and digests[id(around.next)])))
+                               around.next and digests[id(around.next)],
+                               [digests[id(p)] for p in related],
+                               [digests[id(p)] for p in latest])))
         return "|".join(parts)
+
+    def further_reading(self, post: Post) -> tuple[tuple[Post, ...], tuple[Post, ...]]:
+        """The posts listed under a post: related ones, and the latest of its section."""
+        count = self.config.related.section_count
+        if post.section not in self._latest:
+            section = next(s for s in self.site.sections if s.name == post.section)
+            self._latest[post.section] = latest_in_section(section, count)
+        return (self.site.related.get(post.rel_path, ()),
+                section_posts(self._latest[post.section], post, count))
 
     def post_page(self, post: Post) -> OutputFile:
         neighbours = self.site.neighbours[post.rel_path]
+        related, latest = self.further_reading(post)
         return self.page("post.html", post.url, post.rel_path, title=post.title,
                          description=post.summary, og_type="article", post=post,
                          section=self.section_view(post.section),
                          previous_post=neighbours.previous,
                          next_post=neighbours.next, status=self.post_status(post),
+                         related_posts=related, section_posts=latest,
                          derived=lambda: {
                              "content": self.body(post),
                              "json_ld": self.article_data(post),
@@ -350,10 +386,17 @@ class Renderer:
                                       context, posts)
         return self._group(rel_paths[0], inputs, rel_paths, [source] * len(rel_paths),
                            lambda: [self.page(template, pager.url, source, pager=pager,
-                                              title=title if pager.number == 1 or not title
-                                              else f"{title} (page {pager.number})",
+                                              title=self.page_title(title, pager.number),
                                               description=description, **context)
                                     for pager in paginate(posts, per_page, base_url)])
+
+    def page_title(self, title: str | None, number: int) -> str | None:
+        """Name the later pages of a listing: "Page 2" on the home page, else "Name, page 2"."""
+        if number == 1:
+            return title
+        if not title or title == self.config.title:
+            return f"Page {number}"
+        return f"{title}, page {number}"
 
     def _listing_inputs(self, fixed: tuple, context: dict[str, Any],
                         posts: Sequence[Post]) -> str | None:
@@ -465,6 +508,9 @@ def listing_jobs(site: Site, renderer: Renderer) -> list[Job]:
              (renderer.page, ("tags.html", "/tags/", "tag index"), {"title": "Tags"}),
              (renderer.page, ("404.html", "/404.html", "not-found page"),
               {"title": "Page not found"})]
+    if site.config.search.enabled:
+        jobs.append((renderer.page, ("search.html", SEARCH_URL, "search page"),
+                     {"title": "Search"}))
     return jobs
 
 

@@ -35,6 +35,8 @@ def build_report(result: BuildResult | None, error: BuildError | None, now: date
         "posts_by_section": {s.name: len(s.posts) for s in site.sections},
         "warnings": describe_errors(BuildErrors(result.warnings) if result.warnings else None),
         "held_back": held_back,
+        "search": {"index": result.search.action, "pages": result.search.pages,
+                   "seconds": round(result.search.seconds, 3)},
         "changes": {"added": list(result.written.added),
                     "changed": list(result.written.changed),
                     "removed": list(result.written.removed)},

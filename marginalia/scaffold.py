@@ -10,7 +10,7 @@ from .config import find_section, load_config, unknown_section
 from .discover import CONTENT_DIR
 from .errors import ContentError
 from .model import SectionConfig
-from .urls import is_valid_slug, slug_length_problem, slugify
+from .urls import is_valid_slug, slug_from_name, slug_length_problem, slugify
 
 POSTS_DIR = "posts"
 
@@ -33,8 +33,9 @@ def create_post(site_dir: Path, title: str, section_name: str, now: datetime,
                            "or pass --slug", path.relative_to(site_dir).as_posix())
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "x", encoding="utf-8") as handle:
+        # The file's name gives the slug; only a name the rule would change needs slug:.
         handle.write(post_template(title, section, local_now,
-                                   slug=slug if slug != derived else None))
+                                   slug=slug if slug_from_name(slug) != slug else None))
     return path
 
 

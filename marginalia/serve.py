@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 import traceback
+import webbrowser
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -35,6 +36,7 @@ from .errors import BuildError, BuildErrors
 from .pipeline import BuildOptions, BuildResult, WarmState, build_site
 from .preview_server import PreviewServer, PreviewState
 from .quick import LastBuild, remember_build, render_edited_posts
+from .search import BUNDLE_DIR, SEARCH_URL, IndexingStopped
 
 # Never output/: a preview holds drafts and scheduled posts that must not be published.
 PREVIEW_DIR = ".cache/preview"
@@ -45,6 +47,10 @@ EDITOR_TEMP_NAMES = ("4913",)  # vim's probe file
 IGNORED_EVENTS = ("opened", "closed", "closed_no_write")  # our own builds read the sources
 DEBOUNCE_SECONDS = 0.08
 MAX_DELAY_SECONDS = 1.0  # build even if events never stop arriving
+# Rebuilds keep the search index as it is; it is made again once the sources have been
+# still this long, since Pagefind indexes the whole site each time.
+SEARCH_PAUSE_SECONDS = 3.0
+SEARCH_PAGE = SEARCH_URL.strip("/") + "/index.html"  # its open tabs reload on a new index
 MTIME_SLACK_NS = 50_000_000
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -62,6 +68,8 @@ class Rebuilder:
         self.changed: set[str] = set()  # source files changed since the last build
         self.first_event = self.last_event = 0.0
         self.warnings: tuple[str, ...] = ()  # printed in full only when they change
+        self.index_stale = False  # the preview's search index lags behind its pages
+        self.settled = 0.0  # when the last build ended
 
     def request(self, rel_paths: Collection[str] = ()) -> None:
         """Note a change to these source files; called from the watcher's thread."""
@@ -77,15 +85,57 @@ class Rebuilder:
         """Wait for changes, let a burst settle, then rebuild; until KeyboardInterrupt."""
         while True:
             with self.condition:
-                while not self.dirty:
-                    self.condition.wait(1.0)
-                while (delay := min(self.last_event + DEBOUNCE_SECONDS,
-                                    self.first_event + MAX_DELAY_SECONDS)
-                       - time.monotonic()) > 0:
-                    self.condition.wait(delay)
-                self.dirty = False
-                changed, self.changed = self.changed, set()
-            self.build_once(changed=changed)
+                while not self.dirty and (pause := self.search_pause()) > 0:
+                    self.condition.wait(min(pause, 1.0))
+                if not self.dirty:
+                    changed = None
+                else:
+                    while (delay := min(self.last_event + DEBOUNCE_SECONDS,
+                                        self.first_event + MAX_DELAY_SECONDS)
+                           - time.monotonic()) > 0:
+                        self.condition.wait(delay)
+                    self.dirty = False
+                    changed, self.changed = self.changed, set()
+            if changed is None:
+                self.refresh_search()
+            else:
+                self.build_once(changed=changed)
+
+    def search_pause(self) -> float:
+        """Seconds until the search index is due to be made again (inf: it is not)."""
+        if not self.index_stale:
+            return float("inf")
+        return max(self.last_event, self.settled) + SEARCH_PAUSE_SECONDS - time.monotonic()
+
+    def refresh_search(self) -> None:
+        """Bring the preview's search index up to date, unless an edit arrives first."""
+        say("indexing the preview for search (an edit stops it)")
+        self.warm.stop_indexing = lambda: self.dirty
+        try:
+            result = build_site(replace(self.options, search="index"), warm=self.warm)
+        except IndexingStopped:
+            return  # the edit is built first; the index waits for the next pause
+        except BuildError as error:
+            self.index_stale = False  # tried again after the next edit, not before
+            say(f"warning: no search index: {error}", sys.stderr)
+            return
+        except Exception:  # a bug: the preview itself goes on
+            traceback.print_exc()
+            self.index_stale = False
+            return
+        finally:
+            self.warm.stop_indexing = None
+            self.settled = time.monotonic()
+        self.index_stale = result.search.stale
+        say(result.search.describe())
+        written = result.written
+        # Pages other than the index change only when a source was saved as it built.
+        touched = {path for path in (*written.added, *written.changed, *written.removed)
+                   if not path.startswith(BUNDLE_DIR + "/")}
+        if touched or result.search.action == "indexed":
+            self.state.publish((), reload=True, changed={SEARCH_PAGE, *touched})
+        if touched:
+            self.remember(result)
 
     def build_once(self, first: bool = False, changed: Collection[str] = ()) -> None:
         """Build the preview, print the outcome and tell open tabs; show an edited
@@ -98,6 +148,7 @@ class Rebuilder:
             # What the build keeps lives on: later collections need not walk it.
             gc.freeze()
         except BuildError as error:
+            self.index_stale = False  # made again once the site builds
             found = error.errors if isinstance(error, BuildErrors) else (error,)
             if not first and self.superseded(found, started_ns):
                 return  # it may have read a file half-saved: the next build will tell
@@ -119,6 +170,7 @@ class Rebuilder:
         elif warnings:
             say(f"{len(warnings)} warnings, as before", sys.stderr)
         self.warnings = warnings
+        self.index_stale, self.settled = result.search.stale, time.monotonic()
         written = result.written
         touched = {*written.added, *written.changed, *written.removed}
         touched -= {path for path, page in shown.items()
@@ -226,7 +278,8 @@ class SourceWatcher(FileSystemEventHandler):
             self.on_change([] if event.is_directory else ["/".join(p) for p in sources])
 
 
-def serve(options: BuildOptions, host: str = "127.0.0.1", port: int = 8000) -> int:
+def serve(options: BuildOptions, host: str = "127.0.0.1", port: int = 8000,
+          open_browser: bool = False) -> int:
     """Build a preview, serve it on host:port and rebuild on change until Ctrl-C."""
     site_dir = options.site_dir
     preview_dir = site_dir / PREVIEW_DIR
@@ -240,7 +293,7 @@ def serve(options: BuildOptions, host: str = "127.0.0.1", port: int = 8000) -> i
     if options.base_url:
         server.base_path = base_path_of(options.base_url)
     options = replace(options, output_dir=preview_dir, base_url=options.base_url or url,
-                      drafts=True, future=True, preview=True)
+                      future=True, preview=True, search="keep")
     rebuilder = Rebuilder(options, state)
     watcher = SourceWatcher(site_dir, rebuilder.request)
     serving = None
@@ -256,6 +309,8 @@ def serve(options: BuildOptions, host: str = "127.0.0.1", port: int = 8000) -> i
         serving = threading.Thread(target=server.serve_forever, name="marginalia-http",
                                    daemon=True)
         serving.start()
+        if open_browser:
+            webbrowser.open(f"{url.rstrip('/')}{server.base_path}")
         rebuilder.run_forever()
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM as the command line maps it
         pass

@@ -2,11 +2,12 @@
 
 It holds what the parse stage parsed (an index of every content file, and post
 bodies by the hash of their text), what the render stage rendered for each output
-folder, and what each output tree holds. It is plain data: SQLite tables of text,
-and plain values sealed with marshal behind a checksum (marshal yields only
-values, never runs code). A file that is missing, truncated, damaged, or written
-by another version reads as empty, with a note saying why, and is replaced whole
-at the next commit: it is never trusted.
+folder, what each output tree holds, and where each published post was, to warn
+when one moves. It is plain data: SQLite tables of text, and plain values sealed
+with marshal behind a checksum (marshal yields only values, never runs code). A
+file that is missing, truncated, damaged, or written by another version reads as
+empty, with a note saying why, and is replaced whole at the next commit: it is
+never trusted.
 
 Nothing is written before commit(), which runs every change in one transaction
 once the new output is complete; a build that fails or is killed before then

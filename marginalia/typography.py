@@ -2,8 +2,9 @@
 
 This stands in for Python-Markdown's 'smarty' extension, which follows the same
 rules but runs its patterns over every text node and took two thirds of the
-Markdown time. Text inside code, pre and similar elements, and inside tags and
-attributes, is left exactly as written.
+Markdown time; only "--" differs, an em dash unless the site chooses the en dash
+convention (smarty's). Text inside code, pre and similar elements, and inside tags
+and attributes, is left exactly as written.
 """
 
 from __future__ import annotations
@@ -22,9 +23,13 @@ QUOTE = re.compile(r"['\"]")
 # What may stand before an opening quote: nothing, space, an opening bracket or a dash.
 OPENERS = frozenset(" \t\n\r\xa0([{<\u2013\u2014-\u201c\u2018/")
 DECADE = re.compile(r"'(?=\d\d(?:s|\b))")
+# What "--" stands for: "em" as in the original SmartyPants, or "en" with "---" the em dash.
+DASH_CONVENTIONS = ("em", "en")
+# In a plain-text field (a title, a dek), what stays as written: `code` and URLs.
+VERBATIM_TEXT = re.compile(r"(`[^`]*`|\b[a-zA-Z][a-zA-Z0-9+.-]*://\S+)")
 
 
-def smarten(html_text: str) -> str:
+def smarten(html_text: str, dashes: str = "em") -> str:
     """Return html_text with typographic punctuation in its text, not in code or tags."""
     parts = TOKEN.split(html_text)
     verbatim_depth = 0
@@ -40,14 +45,27 @@ def smarten(html_text: str) -> str:
                     before = " "
         elif part:
             if not verbatim_depth:
-                parts[index] = smarten_text(part, before)
+                parts[index] = smarten_text(part, before, dashes)
             before = part[-1]
     return "".join(parts)
 
 
-def smarten_text(text: str, before: str = " ") -> str:
+def smarten_plain(text: str, dashes: str = "em") -> str:
+    """Typeset a plain-text field such as a title or a dek; `code` and URLs in it stay
+    as written. The result is characters, never markup: it is escaped where it lands."""
+    parts = VERBATIM_TEXT.split(text)
+    before = " "
+    for index, part in enumerate(parts):
+        if part and not index % 2:
+            parts[index] = smarten_text(part, before, dashes)
+        before = part[-1:] or before
+    return "".join(parts)
+
+
+def smarten_text(text: str, before: str = " ", dashes: str = "em") -> str:
     """Curl the quotes and set dashes and ellipses in a run of plain text."""
-    text = text.replace("---", "\u2014").replace("--", "\u2013").replace("...", "\u2026")
+    double_dash = "\u2014" if dashes == "em" else "\u2013"
+    text = text.replace("---", "\u2014").replace("--", double_dash).replace("...", "\u2026")
     text = DECADE.sub("\u2019", text)
     if "'" not in text and '"' not in text:
         return text

@@ -14,6 +14,8 @@ from urllib.parse import urljoin, urlsplit
 SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 # Well under the 255-byte limit of a file name, and still readable in a URL.
 MAX_SLUG_LENGTH = 80
+# Jekyll names posts 2016-06-29-missile-drills.md; the date is not part of the slug.
+DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}-")
 MAYBE_RELATIVE_LINK = re.compile(
     r"""\s(?:href|src|poster|cite|srcset)\s*=\s*["']?(?![a-z][a-z0-9+.-]*:|[/#?"'])""",
     re.IGNORECASE)
@@ -45,6 +47,18 @@ def _shorten_slug(slug: str) -> str:
         return slug
     last_hyphen = slug.rfind("-", 0, MAX_SLUG_LENGTH + 1)
     return slug[:last_hyphen] if last_hyphen > 0 else slug[:MAX_SLUG_LENGTH]
+
+
+def slug_source(rel_path: str) -> str:
+    """The name a post's slug is made from: its file's, or its folder's for a bundle."""
+    folder, _, name = rel_path.rpartition("/")
+    stem = name.rsplit(".", 1)[0]
+    return folder.rpartition("/")[2] if stem == "index" else stem
+
+
+def slug_from_name(name: str) -> str:
+    """Slugify a file or folder name, without a leading YYYY-MM-DD- date."""
+    return slugify(DATE_PREFIX.sub("", name, count=1))
 
 
 def slug_length_problem(slug: str) -> str | None:

@@ -135,3 +135,51 @@ def test_thread_is_a_plain_disclosure_without_javascript(open_page, site_url, co
     # unrendered here; that the box opens at all is what a reader without JS needs.
     expect(box.locator(".comments-thread")).to_be_visible()
     assert page.external_requests() == []
+
+
+FAILURE_TEXT = "Comments could not be loaded"
+
+
+def test_blocked_provider_shows_a_failure_and_try_again_retries(open_page, site_url,
+                                                                commented_post):
+    page = open_page()
+    blocked: list[str] = []
+
+    def block(route):
+        blocked.append(route.request.url)
+        route.abort()
+
+    page.route("https://giscus.app/**", block)
+    page.goto(site_url + commented_post)
+    box = page.locator("details.comments")
+    status = box.locator(".comments-status")
+    box.locator("summary").click()
+    expect(status).to_contain_text(FAILURE_TEXT, timeout=3000)
+    assert len(blocked) == 1
+    retry = status.get_by_role("button", name="Try again")
+    retry.click()
+    expect(status).to_contain_text(FAILURE_TEXT, timeout=3000)
+    assert len(blocked) == 2, "Try again did not ask the provider again"
+
+    page.unroute("https://giscus.app/**")
+    calls = stub_giscus(page)
+    status.get_by_role("button", name="Try again").click()
+    expect(page.locator(".stub-thread")).to_have_count(1)
+    expect(page.locator(".stub-thread")).to_be_visible()
+    expect(status).to_be_hidden()
+    assert len(calls) == 1
+    expect(box.locator("summary")).to_have_text("Hide comments")
+
+
+def test_silent_provider_shows_loading_then_a_failure_after_the_timeout(open_page, site_url,
+                                                                        commented_post):
+    page = open_page()
+    page.route("https://giscus.app/**", lambda route: None)  # never answers
+    page.goto(site_url + commented_post)
+    box = page.locator("details.comments")
+    box.evaluate("box => { box.dataset.timeout = '1'; }")
+    box.locator("summary").click()
+    status = box.locator(".comments-status")
+    expect(status).to_have_text("Loading comments\u2026")
+    expect(status).to_contain_text(FAILURE_TEXT, timeout=4000)
+    expect(status.get_by_role("button", name="Try again")).to_be_visible()

@@ -22,11 +22,14 @@ SPEC_POST = "2016/06/29/us-brings-south-korea-and-japan-together-for-missile-def
 ICBM_POST = "2017/07/05/an-icbm-on-independence-day-changes-the-math"
 SATELLITE_POST = "2016/02/08/satellite-launch-tests-the-patience-of-beijing"
 TPP_POST = "2016/03/17/what-the-trans-pacific-partnership-debate-is-really-about"
+STEEL_POST = "2017/06/29/steel-buyers-are-not-waiting-for-the-report"  # a linked post
+STEEL_LINK = "https://www.reuters.com/"
 DEMO_FOOTER = [("About Us", "/about/"), ("Masthead", "/masthead/"),
                ("Submissions", "/submissions/"), ("Advertise", "/advertise/"),
                ("Customer Service", "/customer-service/")]
 CONTENT_NS = {"content": "http://purl.org/rss/1.0/modules/content/"}
 
+SPEC_FILE = f"content/posts/{SPEC_POST.rsplit('/', 1)[1]}.md"  # the file gives the slug
 SPEC_EXAMPLE = SPEC_FRONT_MATTER + """\
 
 The body of the post.
@@ -50,7 +53,8 @@ def feed(path: Path):
 
 
 def listing_urls(doc) -> list[str]:
-    return doc.xpath("//main//article[contains(@class,'summary')]//h2/a/@href")
+    """The post URL of each summary: a linked post's headline leads out, its last link home."""
+    return doc.xpath("//main//article[contains(@class,'summary')]//h2/a[last()]/@href")
 
 
 def listing_dates(doc) -> list[datetime]:
@@ -73,7 +77,8 @@ def one(doc, xpath: str):
 def footer_of(doc) -> tuple[str, list[tuple[str, str]]]:
     footer = one(doc, "//footer")
     copyright_text = " ".join(footer.xpath("string(.//*[contains(@class,'copyright')])").split())
-    links = [(a.text_content().strip(), a.get("href")) for a in footer.xpath(".//nav//a")]
+    links = [(a.text_content().strip(), a.get("href"))
+             for a in footer.xpath(".//nav[@aria-label='Publication']//a")]
     return copyright_text, links
 
 
@@ -94,14 +99,14 @@ def news_posts() -> dict[str, str]:
     files = {"content/pages/about.md": ABOUT_PAGE}
     for n in range(1, 6):
         extra = {"comments": "false"} if n == 4 else {}
-        files[f"content/posts/n{n}.md"] = post_text(
+        files[f"content/posts/north-{n}.md"] = post_text(
             title=f"North {n}", date=f"2016-0{n}-10T09:00:00-05:00", dek=f'"Dek {n}"',
             author='"Ann Writer"', sources="\n  - name: Wire\n    url: https://wire.example/",
             tags="[Korea]", body=f"North body {n}.\n", **extra)
-    files["content/posts/t1.md"] = post_text(
+    files["content/posts/trade-1.md"] = post_text(
         title="Trade 1", section="Trade Winds", date="2016-02-20T09:00:00-05:00",
-        body="See [the first](n1.md#top) and ![chart](chart.png).\n")
-    files["content/posts/t2.md"] = post_text(
+        body="See [the first](north-1.md#top) and ![chart](chart.png).\n")
+    files["content/posts/trade-2.md"] = post_text(
         title="Trade 2", section="Trade Winds", date="2016-06-20T09:00:00-05:00")
     files["content/posts/chart.png"] = b"\x89PNG\r\n\x1a\n"
     return files
@@ -187,26 +192,25 @@ def test_demo_footer_on_every_page(demo_output):
 
 
 def test_demo_home_is_paginated_newest_first(demo_output):
-    first, second = page(demo_output, ""), page(demo_output, "page/2")
-    urls = listing_urls(first) + listing_urls(second)
-    assert len(listing_urls(first)) == 5 and len(urls) == 10
-    dates = listing_dates(first) + listing_dates(second)
+    pages = [page(demo_output, ""), page(demo_output, "page/2"), page(demo_output, "page/3")]
+    assert [len(listing_urls(doc)) for doc in pages] == [5, 5, 1]
+    dates = [d for doc in pages for d in listing_dates(doc)]
     assert dates == sorted(dates, reverse=True)
     assert not (demo_output / "page" / "1").exists()
-    assert not (demo_output / "page" / "3").exists()
-    assert first.xpath("//a[@rel='next']/@href") == ["/page/2/"]
-    assert second.xpath("//a[@rel='prev']/@href") == ["/"]
+    assert not (demo_output / "page" / "4").exists()
+    assert pages[0].xpath("//a[@rel='next']/@href") == ["/page/2/"]
+    assert pages[1].xpath("//a[@rel='prev']/@href") == ["/"]
 
 
-@pytest.mark.parametrize("section, count", [("north-korea-fallout", 4), ("trade-winds", 3),
+@pytest.mark.parametrize("section, count", [("north-korea-fallout", 4), ("trade-winds", 4),
                                             ("capitol-ledger", 3)])
 def test_demo_section_index_lists_its_posts_newest_first(demo_output, section, count):
     doc = page(demo_output, section)
     dates = listing_dates(doc)
     assert len(dates) == count and dates == sorted(dates, reverse=True)
     labels = doc.xpath("//main//article[contains(@class,'summary')]"
-                       "//*[contains(@class,'section-label')]/a/@href")
-    assert labels == [f"/{section}/"] * count
+                       "//*[contains(@class,'section-label')]")
+    assert labels == []  # the page is the section's own: no label repeats it
 
 
 def test_demo_relative_md_link_becomes_the_permalink(demo_output):
@@ -226,16 +230,18 @@ def test_demo_feeds(demo_output, feed_path, section):
     dates = [parsedate_to_datetime(e.published) for e in entries]
     assert dates == sorted(dates, reverse=True)
     for entry in entries:
-        assert entry.link.startswith(DEMO_BASE + "/")
-        assert entry.id == entry.link
-        assert (demo_output / entry.link[len(DEMO_BASE) + 1:] / "index.html").is_file()
+        assert entry.id.startswith(DEMO_BASE + "/")
+        assert entry.link == (STEEL_LINK if entry.id == f"{DEMO_BASE}/{STEEL_POST}/"
+                              else entry.id)
+        assert (demo_output / entry.id[len(DEMO_BASE) + 1:] / "index.html").is_file()
         if section:
             assert section in [t.term for t in entry.tags]
     listing = feed_path.removesuffix("feed.xml")
     urls = listing_urls(page(demo_output, listing))
     if not listing:
-        urls += listing_urls(page(demo_output, "page/2"))
-    assert [e.link for e in entries] == [DEMO_BASE + url for url in urls]
+        urls += listing_urls(page(demo_output, "page/2")) + listing_urls(page(demo_output,
+                                                                              "page/3"))
+    assert [e.id for e in entries] == [DEMO_BASE + url for url in urls]
     root = lxml.etree.fromstring((demo_output / feed_path).read_bytes())
     last_build = parsedate_to_datetime(root.findtext("channel/lastBuildDate"))
     assert last_build.year == 2017  # from the content, not the clock
@@ -243,7 +249,7 @@ def test_demo_feeds(demo_output, feed_path, section):
 
 def test_demo_site_feed_has_every_post_with_pub_dates_from_the_posts(demo_output):
     parsed = feed(demo_output / "feed.xml")
-    assert len(parsed.entries) == 10
+    assert len(parsed.entries) == 11
     by_link = {e.link: e for e in parsed.entries}
     spec = by_link[f"{DEMO_BASE}/{SPEC_POST}/"]
     assert parsedate_to_datetime(spec.published).isoformat() == "2016-06-29T16:40:00-04:00"
@@ -267,7 +273,7 @@ def test_demo_feed_content_has_absolute_links(demo_output):
 # --- fixture sites -------------------------------------------------------------------
 
 def test_spec_front_matter_builds_alone(make_blog):
-    output = build_ok(make_blog({"content/posts/a.md": SPEC_EXAMPLE}))
+    output = build_ok(make_blog({SPEC_FILE: SPEC_EXAMPLE}))
     doc = page(output, SPEC_POST)
     assert one(doc, "//h1").text_content().startswith("U.S. Brings")
     assert doc.xpath("string(//*[contains(@class,'post-body')])").strip() == (
@@ -377,7 +383,7 @@ def test_last_build_date_comes_from_the_content(make_blog):
 def test_naive_dates_are_read_in_the_site_timezone(make_blog):
     # 23:30 in New York on 29 June is already 30 June in UTC.
     output = build_ok(make_blog({"content/posts/a.md": post_text(date="2016-06-29 23:30")}))
-    doc = page(output, "2016/06/29/a-post")
+    doc = page(output, "2016/06/29/a")
     assert doc.xpath("//article//time/@datetime")[0] == "2016-06-29T23:30:00-04:00"
     entry = feed(output / "feed.xml").entries[0]
     assert parsedate_to_datetime(entry.published).isoformat() == "2016-06-29T23:30:00-04:00"
@@ -415,7 +421,7 @@ def test_failed_build_leaves_the_previous_output_byte_identical(make_blog):
     site = make_blog(news_posts())
     output = build_ok(site)
     before = tree_snapshot(output)
-    (site / "content/posts/n3.md").write_text(post_text(date="2024-13-01"))
+    (site / "content/posts/north-3.md").write_text(post_text(date="2024-13-01"))
     result = build_in_process(site)
     assert result.returncode == 1
     assert tree_snapshot(output) == before
@@ -424,9 +430,9 @@ def test_failed_build_leaves_the_previous_output_byte_identical(make_blog):
 def test_rebuild_after_a_change_equals_a_clean_build(make_blog, tmp_path):
     site = make_blog(news_posts())
     build_ok(site)
-    (site / "content/posts/n2.md").write_text(post_text(title="North 2 Revised",
+    (site / "content/posts/north-2.md").write_text(post_text(title="North 2 Revised",
                                                         date="2016-02-10T09:00:00-05:00"))
-    (site / "content/posts/t2.md").unlink()
+    (site / "content/posts/trade-2.md").unlink()
     incremental = tree_snapshot(build_ok(site))
     clean = tmp_path / "clean"
     build_ok(site, "--output", str(clean), "--no-cache")
@@ -440,32 +446,32 @@ def test_missing_md_link_is_a_warning_with_file_and_line(make_blog):
     assert result.returncode == 0, result.stderr
     assert ("warning: content/posts/a.md:8: link to 'gone.md': content/posts/gone.md does "
             "not exist") in result.stderr
-    assert (site / "output/2016/06/29/a-post/index.html").is_file()
+    assert (site / "output/2016/06/29/a/index.html").is_file()
 
 
 def test_base_url_option_changes_absolute_links(make_blog):
     output = build_ok(make_blog({"content/posts/a.md": post_text()}),
                       "--base-url", "https://preview.example/sub")
-    doc = page(output, "2016/06/29/a-post")
+    doc = page(output, "2016/06/29/a")
     assert doc.xpath("//link[@rel='canonical']/@href") == [
-        "https://preview.example/sub/2016/06/29/a-post/"]
+        "https://preview.example/sub/2016/06/29/a/"]
     assert one(doc, "//*[contains(@class,'section-label')]//a").get("href") == \
         "/sub/north-korea-fallout/"
     assert feed(output / "feed.xml").entries[0].link == \
-        "https://preview.example/sub/2016/06/29/a-post/"
+        "https://preview.example/sub/2016/06/29/a/"
 
 
 def test_output_option_writes_elsewhere(make_blog, tmp_path):
     site = make_blog({"content/posts/a.md": post_text()})
     target = tmp_path / "elsewhere" / "public"
     build_ok(site, "--output", str(target))
-    assert (target / "2016/06/29/a-post/index.html").is_file()
+    assert (target / "2016/06/29/a/index.html").is_file()
     assert not (site / "output").exists()
 
 
 def test_drafts_option(make_blog):
     site = make_blog({"content/posts/a.md": post_text(),
-                      "content/posts/d.md": post_text(title="Draft", draft="true")})
+                      "content/posts/draft.md": post_text(title="Draft", draft="true")})
     output = build_ok(site)
     assert not (output / "2016/06/29/draft").exists()
     assert [e.title for e in feed(output / "feed.xml").entries] == ["A Post"]
@@ -475,7 +481,7 @@ def test_drafts_option(make_blog):
 
 def test_future_and_now_options(make_blog):
     site = make_blog({"content/posts/a.md": post_text(),
-                      "content/posts/f.md": post_text(title="Later",
+                      "content/posts/later.md": post_text(title="Later",
                                                       date="2026-03-01T09:00:00Z")})
     output = build_ok(site, now="2026-02-28T00:00:00Z")
     assert not (output / "2026").exists()

@@ -11,6 +11,8 @@ import lxml.etree
 import pytest
 import yaml
 
+from marginalia.typography import smarten_plain
+
 from conftest import (MINIMAL_CONFIG, PROJECT_DIR, build_in_process, cli, parse_html, post_text,
                       tree_snapshot, write_site)
 
@@ -137,7 +139,8 @@ def test_new_title_round_trips_through_yaml_and_the_build(blank_site, title):
     result = build_in_process(blank_site, "--drafts", now=now)
     assert result.returncode == 0, result.stderr
     [page] = (blank_site / "output/2027/06/01").glob("*/index.html")
-    assert parse_html(page).xpath("string(//h1)") == title
+    # The headline is typeset as the body is: curly quotes, the rest as written.
+    assert parse_html(page).xpath("string(//h1)") == smarten_plain(title)
 
 
 def test_new_slug_option_sets_the_url_segment(blank_site):
@@ -147,8 +150,20 @@ def test_new_slug_option_sets_the_url_segment(blank_site):
                               "Trade Winds", "--slug", "tariffs", now=now)
     assert code == 0, err
     assert out.strip() == "content/posts/2027/tariffs.md"
+    assert "slug" not in front_matter(blank_site / out.strip())  # the file name says it
     assert build_in_process(blank_site, "--drafts", now=now).returncode == 0
     assert (blank_site / "output/2027/06/01/tariffs/index.html").is_file()
+
+
+def test_new_writes_a_slug_line_only_for_a_slug_the_file_name_would_not_give(blank_site):
+    now = "2027-06-01T12:00:00Z"
+    code, out, err = new_post(blank_site, "Tariffs", "--section", "Trade Winds",
+                              "--slug", "2027-06-01-tariffs", now=now)
+    assert code == 0, err
+    assert out.strip() == "content/posts/2027/2027-06-01-tariffs.md"
+    assert front_matter(blank_site / out.strip())["slug"] == "2027-06-01-tariffs"
+    assert build_in_process(blank_site, "--drafts", now=now).returncode == 0
+    assert (blank_site / "output/2027/06/01/2027-06-01-tariffs/index.html").is_file()
 
 
 # --- check ----------------------------------------------------------------------------
@@ -290,8 +305,8 @@ HELD_SITE = {
     "content/posts/draft.md": post_text("Draft News", section="Trade Winds",
                                         date="2025-12-01", draft="true", tags="[Trade, Wip]"),
 }
-URLS = {"later": "/2026/02/01/later-news/", "gone": "/2016/05/01/gone-news/",
-        "draft": "/2025/12/01/draft-news/", "old": "/2016/03/01/old-news/"}
+URLS = {"later": "/2026/02/01/later/", "gone": "/2016/05/01/gone/",
+        "draft": "/2025/12/01/draft/", "old": "/2016/03/01/old/"}
 EVERYWHERE = {"page", "home", "section", "tag", "tags index", "archive", "rss", "atom",
               "json feed", "section feed", "tag feed", "sitemap"}
 

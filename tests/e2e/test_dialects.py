@@ -90,7 +90,7 @@ def test_every_page_and_feed_of_it_is_well_formed(built):
 
 def test_text_from_other_engines_stays_text(built):
     site, _, _ = built
-    page = next((site / "output").rglob("*-liquid-tags/index.html")).read_text("utf-8")
+    page = next((site / "output").rglob("liquid-tags/index.html")).read_text("utf-8")
     assert "{% include note.html %}" in page and "{{ page.author }}" in page
-    page = next((site / "output").rglob("*-hugo-shortcodes/index.html")).read_text("utf-8")
+    page = next((site / "output").rglob("hugo-shortcodes/index.html")).read_text("utf-8")
     assert "{{&lt; youtube" in page or "{{< youtube" in page

@@ -188,9 +188,9 @@ def output_args(tmp_path: Path, layout: str) -> tuple[str, ...]:
 
 TWIN = post_text(title="Twin", date="2016-07-01T09:00:00-04:00")
 FIRST_BUILD_FAILURES = {  # files that make a first build fail, and what stderr names
-    # Two posts with one title, date and section claim one permalink.
-    "collision": ({"content/posts/twin-a.md": TWIN, "content/posts/twin-b.md": TWIN},
-                  ["content/posts/twin-a.md", "content/posts/twin-b.md"]),
+    # Two posts with one file name, date and section claim one permalink.
+    "collision": ({"content/posts/twin.md": TWIN, "content/posts/2016/twin.md": TWIN},
+                  ["content/posts/twin.md", "content/posts/2016/twin.md"]),
     # Fails while rendering, once most pages are already made.
     "template-error": ({"layouts/post.html": failing_post_layout("Third")}, ["undefined_thing"]),
 }
@@ -362,7 +362,8 @@ class Killed:
 def kill_build_during(site: Path, generation: int, delay: float, reaper: Reaper,
                       log: Path) -> Killed:
     """Start a cold build and SIGKILL its parent process alone once the given generation
-    of worker processes (1: the parse stage's, 2: the render stage's) has run delay s."""
+    of child processes (1: the parse stage's workers, 2: the render stage's, 3: Pagefind)
+    has run delay s."""
     with open(log, "wb") as stderr:
         proc = subprocess.Popen([sys.executable, str(BUILD_SCRIPT), "--site", str(site),
                                  "--now", FIXED_NOW], cwd=site, stdout=subprocess.DEVNULL,
@@ -424,10 +425,12 @@ def race_clean(corpora, tmp_path_factory) -> dict[str, bytes]:
     return clean_build(corpora(RACE_POSTS), tmp_path_factory.mktemp("race-clean"))
 
 
-MOMENTS = {  # which generation of workers (1: parse, 2: render), seconds after it appeared
+MOMENTS = {  # which generation of child processes (1: parse workers, 2: render workers,
+    # 3: the search indexer), seconds after it appeared
     "parse": (1, 0.5),
     "render-early": (2, 0.2),
-    "render-late": (2, 1.2),
+    "render-late": (2, 0.7),
+    "search-index": (3, 0.3),
 }
 
 
@@ -540,7 +543,7 @@ def test_a_damaged_state_store_is_ignored_and_said_to_be(tmp_path, damage):
 def hand_edit(output: Path) -> None:
     index = output / "index.html"
     index.write_bytes(index.read_bytes() + b"<!-- edited by hand -->")
-    (output / "2016/06/02/second/index.html").write_text("<p>replaced by hand</p>")
+    (output / "2016/06/02/b/index.html").write_text("<p>replaced by hand</p>")
     (output / "about/index.html").unlink()
 
 

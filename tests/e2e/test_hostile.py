@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from conftest import MINIMAL_CONFIG, blog_files, build_in_process, post_text, write_site
+from marginalia.typography import smarten_plain
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
@@ -26,6 +27,16 @@ def needle(field: str) -> str:
     any template or feed lets it through as markup; each names its field."""
     return (f"{field} <i id=needle-{field}>x</i> <img src=x onerror=alert('{field}')> "
             f"&lt;b&gt; & \"q\" 'a' \" onmouseover=\"alert('{field}')")
+
+
+# Prose fields get the body's typography: their quotes are curled, as characters.
+TYPESET = {"site-title", "site-description", "section-description", "title", "dek",
+           "page-title", "page-description"}
+
+
+def shown(field: str) -> str:
+    """The needle of a field as a reader sees it."""
+    return smarten_plain(needle(field)) if field in TYPESET else needle(field)
 
 
 def quoted(text: str) -> str:
@@ -162,20 +173,20 @@ def test_no_needle_becomes_markup_in_any_page(hostile_output):
         assert injected(root) == [], path
         texts.append(visible_text(root))
         attributes |= attribute_values(root)
-    shown = "\n".join(texts)
+    text = "\n".join(texts)
     for field in SHOWN_AS_TEXT:
-        assert needle(field) in shown, field
+        assert shown(field) in text, field
     for field in SHOWN_IN_ATTRIBUTES:
-        assert any(needle(field) in value for value in attributes), field
+        assert any(shown(field) in value for value in attributes), field
 
 
 def test_json_ld_holds_the_fields_as_text(hostile_output):
     pages = output_files(hostile_output, ".html")
-    [post_page] = [p for p in pages if p.parent.name.startswith("title-")]
+    [post_page] = [p for p in pages if p.parent.name == "full"]
     root = parse_page(post_page.read_bytes())
     [script] = [s for s in root.iter("script") if s.get("type") == "application/ld+json"]
     data = json.loads(script.text)
-    assert (data["headline"], data["description"]) == (needle("title"), needle("dek"))
+    assert (data["headline"], data["description"]) == (shown("title"), shown("dek"))
     assert data["author"]["name"] == needle("author")
     assert data["publisher"]["name"] == needle("publisher")
     assert data["articleSection"] == needle("section")
@@ -188,20 +199,20 @@ def test_no_needle_becomes_markup_in_rss_or_atom(hostile_output):
     assert {p.name for p in feeds} == {"feed.xml", "atom.xml"} and len(feeds) == 6
     for path in feeds:
         root = lxml.etree.fromstring(path.read_bytes())
-        shown = []
+        texts = []
         for field in html_fields_of_feed(root):
             fragment = parse_fragment(field)
             assert injected(fragment) == [], path
-            shown.append(visible_text(fragment))
+            texts.append(visible_text(fragment))
         if root.tag == "rss":
-            assert needle("dek") in shown, path
-            channel = shown[0]  # the site's, section's or tag's description
-            assert any(needle(field) in channel
+            assert shown("dek") in texts, path
+            channel = texts[0]  # the site's, section's or tag's description
+            assert any(shown(field) in channel
                        for field in ("site-description", "section-description", "tag")), path
-            assert needle("title") in [t.text for t in root.iter("title")], path
+            assert shown("title") in [t.text for t in root.iter("title")], path
         else:
-            assert needle("dek") in [s.text for s in root.iter(f"{ATOM}summary")], path
-            assert needle("title") in [t.text for t in root.iter(f"{ATOM}title")], path
+            assert shown("dek") in [s.text for s in root.iter(f"{ATOM}summary")], path
+            assert shown("title") in [t.text for t in root.iter(f"{ATOM}title")], path
 
 
 def test_no_needle_becomes_markup_in_the_json_feed(hostile_output):
@@ -211,9 +222,9 @@ def test_no_needle_becomes_markup_in_the_json_feed(hostile_output):
     assert html_fields
     for field in html_fields:
         assert injected(parse_fragment(field)) == []
-    full = next(item for item in feed["items"] if item["title"] == needle("title"))
-    assert full["summary"] == needle("dek")
-    assert feed["title"] == needle("site-title")
+    full = next(item for item in feed["items"] if item["title"] == shown("title"))
+    assert full["summary"] == shown("dek")
+    assert feed["title"] == shown("site-title")
 
 
 def test_character_references_xml_cannot_hold_leave_every_feed_well_formed(hostile_output):

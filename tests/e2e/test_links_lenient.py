@@ -17,7 +17,7 @@ from conftest import build_in_process, cli, parse_html, post_text, tree_snapshot
 from marginalia.cli import main
 
 POST = "content/posts/a.md"
-PAGE = "2016/06/29/a-post/index.html"
+PAGE = "2016/06/29/a/index.html"
 BODY_LINE = 6  # the first body line of a post_text() post
 XML_FILES = ("feed.xml", "atom.xml", "north-korea-fallout/feed.xml",
              "north-korea-fallout/atom.xml")

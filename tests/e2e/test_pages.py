@@ -13,7 +13,7 @@ SITEMAP_NS = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
 def footer_links(page_path):
     doc = parse_html(page_path)
     return [(a.text_content().strip(), a.get("href"))
-            for a in doc.xpath("//footer//nav//a")]
+            for a in doc.xpath("//footer//nav[@aria-label='Publication']//a")]
 
 
 def test_every_demo_footer_link_lands_on_a_built_page(demo_output):

@@ -77,7 +77,7 @@ def test_after_a_layout_change_workers_render_from_the_cache(big_blog, monkeypat
     shutil.copytree(big_blog, clean, ignore=shutil.ignore_patterns(".cache", "output", ".output*"))
     build(clean, "--no-cache")
     assert tree_snapshot(big_blog / "output") == tree_snapshot(clean / "output")
-    first_post = big_blog / "output" / "2010" / "01" / "01" / "post-number-0" / "index.html"
+    first_post = big_blog / "output" / "2010" / "01" / "01" / "p000" / "index.html"
     assert b"<p>Changed.</p>" in first_post.read_bytes()
 
 

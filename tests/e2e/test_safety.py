@@ -12,8 +12,9 @@ from conftest import (blog_files, build_in_process, post_text, run_build, sandbo
                       tree_snapshot, write_site)
 
 MARKER = ".marginalia-output"
-GOOD = {"content/posts/a.md": post_text(title="First", date="2016-06-01T09:00:00-04:00"),
-        "content/posts/b.md": post_text(title="Second", date="2016-06-02T09:00:00-04:00")}
+GOOD = {"content/posts/first.md": post_text(title="First", date="2016-06-01T09:00:00-04:00"),
+        "content/posts/second.md": post_text(title="Second",
+                                             date="2016-06-02T09:00:00-04:00")}
 
 
 @pytest.fixture
@@ -133,7 +134,7 @@ def test_failing_config_changes_nothing_in_the_sandbox(sandbox):
 
 @pytest.mark.parametrize("bad_post", [
     post_text(title="Linker", body="See [gone](gone.md).\n"),
-    post_text(title="First", date="2016-06-01T20:00:00-04:00"),  # same URL as a.md
+    post_text(title="First", date="2016-06-01T20:00:00-04:00", slug="first"),  # first.md's URL
 ], ids=["missing-link", "collision"])
 def test_failing_late_changes_nothing_in_the_sandbox(sandbox, bad_post):
     site = sandbox / "site"
@@ -147,7 +148,7 @@ def test_failing_late_changes_nothing_in_the_sandbox(sandbox, bad_post):
 
 @pytest.mark.parametrize("bad_post", [
     post_text(title="Linker", body="See [gone](gone.md).\n"),
-    post_text(title="First", date="2016-06-01T20:00:00-04:00"),
+    post_text(title="First", date="2016-06-01T20:00:00-04:00", slug="first"),
 ], ids=["missing-link", "collision"])
 def test_failing_late_leaves_the_output_byte_identical(sandbox, bad_post):
     site = sandbox / "site"
@@ -188,9 +189,9 @@ def test_rebuilds_after_edits_equal_a_clean_build(sandbox):
     assert build(site).returncode == 0
     (posts / "c.md").write_text(post_text(title="Third", date="2016-06-03T09:00:00-04:00"))
     assert build(site).returncode == 0
-    (posts / "a.md").unlink()
+    (posts / "first.md").unlink()
     assert build(site).returncode == 0
-    (posts / "b.md").write_text(post_text(title="Second Revised",
+    (posts / "second.md").write_text(post_text(title="Second Revised",
                                           date="2016-06-02T09:00:00-04:00"))
     assert build(site).returncode == 0
     assert tree_snapshot(site / "output") == clean_build_snapshot(site, sandbox)
@@ -261,9 +262,9 @@ def collision(sandbox: Path, files: dict) -> str:
 
 def test_two_posts_with_one_permalink_are_listed(sandbox):
     stderr = collision(sandbox, {"content/posts/z.md": post_text(
-        title="First", date="2016-06-01T22:00:00-04:00")})
+        title="First", date="2016-06-01T22:00:00-04:00", slug="first")})
     assert "2016/06/01/first/index.html" in stderr
-    assert "content/posts/a.md" in stderr and "content/posts/z.md" in stderr
+    assert "content/posts/first.md" in stderr and "content/posts/z.md" in stderr
 
 
 @pytest.mark.parametrize("files, claimant", [

@@ -174,10 +174,12 @@ def check_rss(feed: Feed, allow_fragments: bool = True) -> list[str]:
             problems.append(f"{what} has no title")
         if not is_absolute_http(link):
             problems.append(f"{what} link '{link}' is not an absolute http(s) URL")
+        # A linked post's <link> is the article it discusses; its guid stays the permalink.
         guid = item.find("guid")
-        if guid is None or (guid.text or "").strip() != link:
+        if (guid is None or not is_absolute_http(guid.text)
+                or urlsplit(guid.text.strip()).netloc != urlsplit(feed.url).netloc):
             problems.append(f"{what} guid {None if guid is None else guid.text!r} "
-                            f"is not its link '{link}'")
+                            "is not an absolute permalink on this site")
         elif guid.get("isPermaLink") not in (None, "true"):
             problems.append(f"{what} guid isPermaLink='{guid.get('isPermaLink')}'")
         guids.append(None if guid is None else guid.text)
@@ -255,6 +257,8 @@ def check_json_feed(feed: Feed, allow_fragments: bool = True) -> list[str]:
             problems.append(f"{what} has no id")
         if not is_absolute_http(item.get("url")):
             problems.append(f"{what} url {item.get('url')!r} is not absolute")
+        if "external_url" in item and not is_absolute_http(item["external_url"]):
+            problems.append(f"{what} external_url {item['external_url']!r} is not absolute")
         if "content_html" not in item and "content_text" not in item:
             problems.append(f"{what} has neither content_html nor content_text")
         dates.append(check_rfc3339(item.get("date_published"), f"{what} date_published",

@@ -363,7 +363,8 @@ def full_post(**fields) -> Post:
         expires=None, dek="Dek", sources=(Source("The Japan Times", "https://jt.example/"),),
         tags=("Japan", "Trade"), author="Ann", slug="title", comments=False, draft=True,
         url="/2016/06/29/title/", body="<p>Body.</p>", summary="Dek",
-        relative_links=False, aliases=("/old/",), extra={"a": [1, "b"], "n": {"x": 1.5}},
+        relative_links=False, aliases=("/old/",), link="https://www.reuters.com/",
+        extra={"a": [1, "b"], "n": {"x": 1.5}},
         digest="hash")
     values.update(fields)
     return Post(**values)
@@ -376,6 +377,7 @@ def test_post_round_trips_through_encode_and_decode():
     assert decoded.digest == "hash"
     assert isinstance(decoded.body, CachedBody)
     assert decoded.sources == (Source("The Japan Times", "https://jt.example/"),)
+    assert decoded.link == "https://www.reuters.com/"
     assert isinstance(decoded.tags, tuple) and isinstance(decoded.aliases, tuple)
 
 

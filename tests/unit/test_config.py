@@ -60,6 +60,39 @@ def test_base_path_comes_from_base_url():
     assert config.base_path == "/blog/"
 
 
+def test_site_title_and_descriptions_are_typeset_as_the_body_is():
+    text = (MINIMAL_CONFIG.replace('"Test Blog"', '"The Editor\'s Desk -- Daily"')
+            .replace('description = "Fallout"', 'description = "\\"Fire\\" -- and fury"'))
+    config = parse_config(text, SITE)
+    assert config.title == "The Editor\u2019s Desk \u2014 Daily"
+    assert config.sections[0].description == "\u201cFire\u201d \u2014 and fury"
+    assert config.sections[0].name == "North Korea Fallout"
+
+
+def test_without_smarty_text_stays_as_written():
+    text = (MINIMAL_CONFIG.replace('"Test Blog"', '"The Editor\'s Desk"')
+            + '\n[markdown]\nextensions = ["tables"]\n')
+    assert parse_config(text, SITE).title == "The Editor's Desk"
+
+
+@pytest.mark.parametrize("setting, dashes, title", [
+    ("", "em", "A \u2014 B"),
+    ('\n[typography]\ndashes = "em"\n', "em", "A \u2014 B"),
+    ('\n[typography]\ndashes = "en"\n', "en", "A \u2013 B"),
+])
+def test_the_dash_convention_is_a_setting(setting, dashes, title):
+    config = parse_config(MINIMAL_CONFIG.replace('"Test Blog"', '"A -- B"') + setting, SITE)
+    assert (config.dashes, config.title) == (dashes, title)
+
+
+def test_an_unknown_dash_convention_is_an_error_naming_the_line():
+    text = MINIMAL_CONFIG + '\n[typography]\ndashes = "emm"\n'
+    [error] = config_errors(text)
+    assert "typography.dashes 'emm' is unknown" in error.message
+    assert 'did you mean "em"' in error.message
+    assert error.line == text.splitlines().index('dashes = "emm"') + 1
+
+
 def test_config_is_frozen():
     config = parse_config(MINIMAL_CONFIG, SITE)
     with pytest.raises(AttributeError):
@@ -189,3 +222,33 @@ def test_site_toml_not_utf8_is_a_config_error(tmp_path):
     (tmp_path / "site.toml").write_bytes(MINIMAL_CONFIG.encode().replace(b"Test", b"T\xe9st"))
     with pytest.raises(ConfigError, match="not valid UTF-8"):
         load_config(tmp_path)
+
+
+def test_favicon_defaults_to_the_themes_svg():
+    assert parse_config(MINIMAL_CONFIG, SITE).favicon == "theme/favicon.svg"
+
+
+@pytest.mark.parametrize("value", ["theme/icon.png", "content/images/icon.png",
+                                   "https://cdn.example/icon.png"])
+def test_favicon_may_be_a_theme_or_content_file_or_a_url(tmp_path, value):
+    for rel_path in ("theme/icon.png", "content/images/icon.png"):
+        (tmp_path / rel_path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel_path).write_bytes(b"\x89PNG\r\n\x1a\n")
+    text = MINIMAL_CONFIG.replace("posts_per_page = 2", f'posts_per_page = 2\nfavicon = "{value}"')
+    assert parse_config(text, tmp_path).favicon == value
+
+
+@pytest.mark.parametrize("value, message", [
+    ("/favicon.ico", "must be a file under theme/ or content/"),
+    ("favicon.ico", "must be a file under theme/ or content/"),
+    ("static/icon.png", "must be a file under theme/ or content/"),
+    ("theme/../site.toml", "must be a file under theme/ or content/"),
+    ("ftp://example.org/icon.png", "must be a file under theme/ or content/"),
+    ("theme/missing.png", "no such file"),
+    ("content/missing.png", "no such file"),
+])
+def test_favicon_outside_the_site_or_missing_is_an_error_at_its_line(value, message):
+    text = MINIMAL_CONFIG.replace("posts_per_page = 2", f'posts_per_page = 2\nfavicon = "{value}"')
+    [error] = config_errors(text)
+    assert message in error.message and value in error.message
+    assert error.line == text.splitlines().index(f'favicon = "{value}"') + 1

@@ -14,7 +14,7 @@ import pytest
 
 from marginalia.assemble import Visibility, assemble_site
 from marginalia.feeds import FeedSpec, feed_html, render_feed_files
-from marginalia.model import FeedConfig, Post
+from marginalia.model import FeedConfig, Post, Source
 
 NOW = datetime(2030, 1, 1, tzinfo=timezone.utc)
 CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
@@ -196,3 +196,121 @@ def test_characters_xml_cannot_hold_become_replacement_characters(site_config):
 def test_empty_site_has_a_valid_feed(site_config):
     feed = parsed(rss_bytes(site_of(site_config, [])))
     assert feed.entries == []
+
+
+# --- item content: the summary beside the whole post, sources, linked posts ----------
+
+SOURCES = (Source("The Japan Times", "https://www.japantimes.co.jp/"),
+           Source("<b>Wire</b> & Co", "https://wire.example/a?x=1&y=2"))
+ARTICLE = "https://www.reuters.com/world/asia-pacific/"
+
+
+def feeds_of(site) -> dict[str, bytes]:
+    files = render_feed_files(site, FeedSpec("T", "D", "/", site.posts, "site"), json_feed=True)
+    return {f.rel_path: f.content for f in files}
+
+
+def item_contents(feeds: dict[str, bytes]) -> dict[str, str]:
+    """The HTML content of the first item of each feed, by format."""
+    rss = lxml.etree.fromstring(feeds["feed.xml"])
+    atom = lxml.etree.fromstring(feeds["atom.xml"])
+    [encoded] = rss.xpath("channel/item[1]/content:encoded/text()",
+                          namespaces={"content": CONTENT_NS})
+    [content] = atom.findall(f"{{{ATOM_NS}}}entry[1]/{{{ATOM_NS}}}content")
+    assert content.get("type") == "html"
+    return {"rss": encoded, "atom": content.text,
+            "json": json.loads(feeds["feed.json"])["items"][0]["content_html"]}
+
+
+def test_every_feed_item_content_ends_with_its_sources(site_config):
+    post = make_post("a", 1, sources=SOURCES, body_html="<p>Body.</p>")
+    for kind, html in item_contents(feeds_of(site_of(site_config, [post]))).items():
+        shown = read_as_html(html)
+        *body, last = shown
+        assert [element.tag for element in body] == ["p"], kind
+        assert (last.tag, last.get("class")) == ("aside", "sources"), kind
+        assert last.findtext("h2") == "Sources", kind
+        assert last.xpath("ul/li/a/@href") == [s.url for s in SOURCES], kind
+        assert [a.text_content() for a in last.xpath("ul/li/a")] == [s.name for s in SOURCES]
+        assert not shown.xpath("//b"), kind  # a name is text, never markup
+
+
+def test_a_post_without_sources_has_no_sources_list_in_feeds(site_config):
+    for kind, html in item_contents(feeds_of(site_of(site_config, [make_post("a", 1)]))).items():
+        assert [element.tag for element in read_as_html(html)] == ["p"], kind
+
+
+def test_items_carry_the_summary_and_the_whole_post_apart(site_config):
+    body = '<p>First.</p><blockquote><p>Quoted.</p></blockquote><p><a href="/x/">Last</a>.</p>'
+    post = make_post("a", 1, dek="The dek.", summary="The dek.", body_html=body)
+    feeds = feeds_of(site_of(site_config, [post]))
+    rss = lxml.etree.fromstring(feeds["feed.xml"])
+    [item] = rss.findall("channel/item")
+    assert item.findtext("description") == "The dek."
+    [encoded] = item.findall(f"{{{CONTENT_NS}}}encoded")
+    shown = read_as_html(encoded.text)
+    assert [element.tag for element in shown] == ["p", "blockquote", "p"]
+    assert shown.xpath("//a/@href") == ["https://example.org/x/"]
+    atom = lxml.etree.fromstring(feeds["atom.xml"])
+    [entry] = atom.findall(f"{{{ATOM_NS}}}entry")
+    assert entry.findtext(f"{{{ATOM_NS}}}summary") == "The dek."
+    assert read_as_html(entry.findtext(f"{{{ATOM_NS}}}content")).text_content() == (
+        shown.text_content())
+    [json_item] = json.loads(feeds["feed.json"])["items"]
+    assert json_item["summary"] == "The dek."
+    assert read_as_html(json_item["content_html"]).text_content() == shown.text_content()
+
+
+def test_summary_only_feeds_carry_no_content_at_all(site_config):
+    config = replace(site_config, feed=FeedConfig(items=20, full_content=False))
+    post = make_post("a", 1, sources=SOURCES, link=ARTICLE)
+    feeds = feeds_of(site_of(config, [post]))
+    rss = lxml.etree.fromstring(feeds["feed.xml"])
+    assert rss.findtext("channel/item/description") == "Dek of a"
+    assert rss.xpath("//content:encoded", namespaces={"content": CONTENT_NS}) == []
+    atom = lxml.etree.fromstring(feeds["atom.xml"])
+    assert atom.findall(f"{{{ATOM_NS}}}entry/{{{ATOM_NS}}}content") == []
+    assert atom.findtext(f"{{{ATOM_NS}}}entry/{{{ATOM_NS}}}summary") == "Dek of a"
+    [item] = json.loads(feeds["feed.json"])["items"]
+    assert "content_html" not in item and item["content_text"] == "Dek of a"
+
+
+def test_a_linked_post_links_out_and_keeps_its_permalink_as_id(site_config):
+    site = site_of(site_config, [make_post("a", 1, link=ARTICLE), make_post("b", 2)])
+    feeds = feeds_of(site)
+    own = {"a": "https://example.org/2016/01/01/a/", "b": "https://example.org/2016/01/02/b/"}
+    rss = parsed(feeds["feed.xml"])
+    assert [(e.link, e.id) for e in rss.entries] == [(own["b"], own["b"]), (ARTICLE, own["a"])]
+    guids = lxml.etree.fromstring(feeds["feed.xml"]).xpath("channel/item/guid")
+    assert [(g.text, g.get("isPermaLink")) for g in guids] == [(own["b"], "true"),
+                                                               (own["a"], "true")]
+    atom = parsed(feeds["atom.xml"])
+    assert [(e.link, e.id) for e in atom.entries] == [(own["b"], own["b"]), (ARTICLE, own["a"])]
+    linked = lxml.etree.fromstring(feeds["atom.xml"]).findall(f"{{{ATOM_NS}}}entry")[1]
+    assert [link.get("href") for link in linked.findall(f"{{{ATOM_NS}}}link")] == [ARTICLE]
+    items = json.loads(feeds["feed.json"])["items"]
+    assert [(i["id"], i["url"], i.get("external_url")) for i in items] == [
+        (own["b"], own["b"], None), (own["a"], own["a"], ARTICLE)]
+
+
+def test_a_linked_post_content_ends_with_its_permalink(site_config):
+    post = make_post("a", 1, link=ARTICLE, sources=SOURCES)
+    for kind, html in item_contents(feeds_of(site_of(site_config, [post]))).items():
+        *_, sources, last = read_as_html(html)
+        assert sources.get("class") == "sources", kind
+        assert last.xpath("a/@href") == ["https://example.org/2016/01/01/a/"], kind
+        assert "Permalink" in last.text_content(), kind
+
+
+def test_an_unlinked_post_content_has_no_permalink_line(site_config):
+    for kind, html in item_contents(feeds_of(site_of(site_config, [make_post("a", 1)]))).items():
+        assert "Permalink" not in read_as_html(html).text_content(), kind
+
+
+def test_a_linked_post_link_is_escaped_in_every_feed(site_config):
+    article = 'https://news.example/a?x=1&y="2"<b>'
+    feeds = feeds_of(site_of(site_config, [make_post("a", 1, link=article)]))
+    assert parsed(feeds["feed.xml"]).entries[0].link == article
+    assert lxml.etree.fromstring(feeds["atom.xml"]).find(
+        f"{{{ATOM_NS}}}entry/{{{ATOM_NS}}}link").get("href") == article
+    assert json.loads(feeds["feed.json"])["items"][0]["external_url"] == article

@@ -26,8 +26,8 @@ def split_error(text: str) -> ContentError:
     return caught.value
 
 
-def checker(yaml_lines: str) -> FieldChecker:
-    return FieldChecker(split_front_matter(f"---\n{yaml_lines}---\n", PATH), PATH)
+def checker(yaml_lines: str, rel_path: str = PATH) -> FieldChecker:
+    return FieldChecker(split_front_matter(f"---\n{yaml_lines}---\n", rel_path), rel_path)
 
 
 def test_spec_example_splits_into_data_lines_and_body():
@@ -307,21 +307,54 @@ def test_a_yaml_error_without_an_open_quote_keeps_its_own_line():
     assert "put a value holding ': ' in quotes" in error.message
 
 
-# --- a slug given by hand is capped like one made from the title --------------------------
+# --- a slug given by hand is capped like one made from the file name ----------------------
 
 def test_a_slug_given_by_hand_beyond_the_cap_is_an_error_at_its_line():
     long_slug = "-".join(["missile"] * 20)  # 159 characters
     check = checker(f'title: "T"\nslug: {long_slug}\n')
-    slug = check.slug("T")
+    slug = check.slug()
     [error] = check.errors
     assert (error.path, error.line) == (PATH, 3)
     assert f"slug is {len(long_slug)} characters long; keep it to 80 or fewer" in error.message
     assert len(slug) <= 80 and f"such as '{slug}'" in error.message
 
 
-def test_a_slug_made_from_a_long_title_is_no_error():
-    title = "Pyongyang Tests Another Missile " * 30
-    check = checker(f'title: "{title}"\n')
-    slug = check.slug(title)
+def test_a_slug_made_from_a_long_file_name_is_no_error():
+    name = "pyongyang-tests-another-missile-" * 7
+    check = checker('title: "T"\n', f"content/posts/2016/{name}x.md")
+    slug = check.slug()
     assert check.errors == []
     assert 0 < len(slug) <= 80 and slug.startswith("pyongyang-tests-another-missile-")
+
+
+@pytest.mark.parametrize("url", ["https://www.reuters.com/world/", "http://example.com/a?b=1"])
+def test_link_is_an_http_or_https_address(url):
+    check = checker(f"title: x\nlink: {url}\n")
+    assert check.http_url("link") == url
+    assert check.errors == []
+
+
+def test_link_is_optional():
+    check = checker("title: x\n")
+    assert check.http_url("link") == ""
+    assert check.errors == []
+
+
+@pytest.mark.parametrize("value", ['"javascript:alert(1)"', "ftp://files.example/a",
+                                   "/2016/01/01/other/", "story.html", '"//evil.example/"',
+                                   '"https://exa mple.com/"', "42", "[https://a.example/]"])
+def test_link_other_than_http_is_an_error_at_its_line(value):
+    check = checker(f"title: x\nlink: {value}\n")
+    assert check.http_url("link") == ""
+    [error] = check.errors
+    assert (error.path, error.line) == (PATH, 3)
+    assert "'link' must be an http or https address" in error.message
+
+
+def test_a_mistyped_link_field_suggests_link():
+    from marginalia.parse import POST_FIELDS
+
+    check = checker("lnik: https://a.example/\n")
+    check.reject_unknown(POST_FIELDS)
+    [error] = check.errors
+    assert "unknown field 'lnik'" in error.message and 'did you mean "link"' in error.message

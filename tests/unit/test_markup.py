@@ -10,7 +10,7 @@ import lxml.html
 import pytest
 
 from marginalia.errors import ContentError
-from marginalia.markup import line_of_link, render_markdown, summarize
+from marginalia.markup import line_of_link, render_markdown
 
 EXTENSIONS = ("smarty", "footnotes", "tables", "fenced_code", "attr_list")
 PATH = "content/posts/a.md"
@@ -52,7 +52,12 @@ def test_markdown_becomes_html():
 
 def test_smart_quotes_and_dashes():
     text = fragment(render('"Quoted" -- it\'s here\n')).text_content()
-    assert text == "\u201cQuoted\u201d \u2013 it\u2019s here"
+    assert text == "\u201cQuoted\u201d \u2014 it\u2019s here"
+
+
+def test_the_en_dash_convention_is_passed_to_the_body():
+    html = render_markdown("1990--2000 and a --- b\n", EXTENSIONS, PATH, BODY_LINE, dashes="en")
+    assert fragment(html).text_content() == "1990\u20132000 and a \u2014 b"
 
 
 def test_tables_and_fenced_code():
@@ -299,11 +304,48 @@ def test_line_of_link():
     assert line_of_link(text, "missing.md", 10) == 10
 
 
-def test_summary_takes_the_first_paragraph_as_plain_text():
-    assert summarize("<p>One <em>two</em> &amp; three.</p><p>Next.</p>") == "One two & three."
+
+COMMENTARY = """\
+The Japan Times:
+
+> First quote.
+
+First comment.
+
+[Reuters](https://example.com/x):
+
+> Second quote.
+
+Second comment.
+"""
 
 
-def test_summary_is_cut_at_forty_words():
-    words = " ".join(f"w{i}" for i in range(60))
-    summary = summarize(f"<p>{words}</p>")
-    assert summary.split() == [f"w{i}" for i in range(39)] + ["w39\u2026"]
+@pytest.mark.parametrize("unsafe_html", [False, True], ids=["sanitised", "unsafe_html"])
+def test_attributions_become_figure_captions_through_the_sanitiser(unsafe_html):
+    tree = fragment(render(COMMENTARY, unsafe_html))
+    figures = tree.xpath("figure")
+    assert [f.get("class") for f in figures] == ["quote", "quote"]
+    assert [f.xpath("string(figcaption[@class='attribution'])") for f in figures] == [
+        "The Japan Times:", "Reuters:"]
+    assert [f.xpath("string(blockquote/p)") for f in figures] == ["First quote.",
+                                                                  "Second quote."]
+    assert figures[1].xpath("figcaption/a/@href") == ["https://example.com/x"]
+    assert tree.xpath("p/text()") == ["First comment.", "Second comment."]
+
+
+@pytest.mark.parametrize("marker", ["\n{.attribution}", " {.attribution}", "\n{: .attribution}"])
+def test_the_attribution_marker_works_and_never_shows(marker):
+    html = render(f"As the ministry's spokesman put it.{marker}\n\n> Quoted.\n")
+    tree = fragment(html)
+    assert tree.xpath("string(figure/figcaption)") == "As the ministry\u2019s spokesman put it."
+    assert tree.xpath("//p[contains(., 'spokesman')]") == []
+    assert "{" not in html and tree.xpath("//*[@class='attribution']/@class") == ["attribution"]
+
+
+@pytest.mark.parametrize("marker", ["\n{.lead-in}", " {.lead-in}"])
+def test_the_lead_in_marker_keeps_a_paragraph_and_never_shows(marker):
+    html = render(f"Reuters:{marker}\n\n> Quoted.\n")
+    tree = fragment(html)
+    assert tree.xpath("figure") == []
+    assert [(p.text_content(), p.get("class")) for p in tree.xpath("p")] == [("Reuters:", None)]
+    assert "{" not in html and "lead-in" not in html

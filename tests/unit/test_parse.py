@@ -11,6 +11,7 @@ from conftest import SPEC_FRONT_MATTER, post_text
 from marginalia.errors import BuildError, BuildErrors
 from marginalia.model import Page, Post, SourceFile
 from marginalia.parse import parse_all, parse_post, parse_source
+from marginalia.urls import MAX_SLUG_LENGTH
 
 PATH = "content/posts/a.md"
 
@@ -34,7 +35,9 @@ def problems(text: str, config, rel_path: str = PATH) -> list[BuildError]:
 
 
 def test_spec_example_parses(site_config):
-    post = parse_post(source(SPEC_EXAMPLE), site_config)
+    rel_path = ("content/posts/2016/"
+                "us-brings-south-korea-and-japan-together-for-missile-defense-drills.md")
+    post = parse_post(source(SPEC_EXAMPLE, rel_path), site_config)
     assert post.title == "U.S. Brings South Korea and Japan Together for Missile Defense Drills"
     assert post.section == "North Korea Fallout"
     assert post.date == datetime(2016, 6, 29, 20, 40, tzinfo=timezone.utc)
@@ -60,7 +63,8 @@ def test_post_is_frozen_and_has_tuples(site_config):
 
 def test_permalink_uses_the_date_in_the_site_zone(site_config):
     # 02:30 UTC on 1 July is still 30 June in New York.
-    post = parse_post(source(post_text(title="Late", date="2016-07-01T02:30:00Z")), site_config)
+    post = parse_post(source(post_text(title="Late", date="2016-07-01T02:30:00Z"),
+                             "content/posts/late.md"), site_config)
     assert post.url == "/2016/06/30/late/"
 
 
@@ -75,13 +79,71 @@ def test_section_matches_by_slug_too(site_config):
 
 
 def test_explicit_slug_wins(site_config):
-    post = parse_post(source(post_text(title="Long Title", slug="short")), site_config)
+    post = parse_post(source(post_text(title="Long Title", slug="short"),
+                             "content/posts/2016/long-title.md"), site_config)
     assert post.slug == "short" and post.url.endswith("/short/")
+
+
+def test_the_slug_comes_from_the_file_name_not_the_title(site_config):
+    first = parse_post(source(post_text(title="Missile Drills"),
+                              "content/posts/2016/missile-drills.md"), site_config)
+    retitled = parse_post(source(post_text(title="Allies Hold Missile Drills at Last"),
+                                 "content/posts/2016/missile-drills.md"), site_config)
+    assert first.slug == retitled.slug == "missile-drills"
+    assert first.url == retitled.url == "/2016/06/29/missile-drills/"
+
+
+def test_a_bundle_takes_its_folder_name(site_config):
+    post = parse_post(source(post_text(title="Drills"),
+                             "content/posts/2016/missile-drills/index.md"), site_config)
+    assert post.url == "/2016/06/29/missile-drills/"
+
+
+@pytest.mark.parametrize("rel_path, slug", [
+    ("content/posts/2016/2016-06-29-missile-drills.md", "missile-drills"),
+    ("content/posts/2016-06-29-missile-drills/index.md", "missile-drills"),
+    ("content/posts/2016/Missile Drills.md", "missile-drills"),
+    ("content/posts/2016/missile_drills.markdown", "missile-drills"),
+    ("content/posts/2016/2016-06-29.md", "2016-06-29"),  # a date alone is all the name
+    ("content/posts/2016/missile-drills-2016-06-29.md", "missile-drills-2016-06-29"),
+])
+def test_a_file_name_is_made_a_slug(site_config, rel_path, slug):
+    post = parse_post(source(post_text(title="Drills"), rel_path), site_config)
+    assert post.slug == slug and post.url == f"/2016/06/29/{slug}/"
+
+
+def test_a_long_file_name_is_cut_at_a_word_like_any_made_slug(site_config):
+    name = "pyongyang-tests-another-missile-" * 4
+    post = parse_post(source(post_text(), f"content/posts/{name}again.md"), site_config)
+    assert post.slug == name[:MAX_SLUG_LENGTH].rsplit("-", 1)[0]
 
 
 def test_summary_falls_back_to_the_body(site_config):
     post = parse_post(source(post_text(body="First *words* here.\n\nSecond.\n")), site_config)
     assert post.summary == "First words here."
+
+
+def test_without_a_dek_the_summary_skips_the_attribution_and_the_quote(site_config):
+    body = "Reuters:\n\n> The quoted words.\n\nThe commentary starts here.\n"
+    post = parse_post(source(post_text(body=body)), site_config)
+    assert post.summary == "The commentary starts here."
+
+
+def test_title_dek_and_summary_are_typeset_and_the_slug_is_not(site_config):
+    post = parse_post(source(post_text(title="The Deal That Wasn't -- Yet",
+                                       dek="'\"Close,\" they said -- not done'"),
+                             "content/posts/2017/the-deal-that-wasnt.md"), site_config)
+    assert post.title == "The Deal That Wasn\u2019t \u2014 Yet"
+    assert post.dek == post.summary == "\u201cClose,\u201d they said \u2014 not done"
+    assert post.slug == "the-deal-that-wasnt"
+
+
+def test_a_page_title_and_description_are_typeset(site_config):
+    page = parse_source(source('---\ntitle: "Who We Are -- and Aren\'t"\n'
+                               'description: "It\'s us"\n---\nWords.\n',
+                               "content/pages/about.md"), site_config)
+    assert (page.title, page.description) == ("Who We Are \u2014 and Aren\u2019t",
+                                              "It\u2019s us")
 
 
 def test_comments_default_comes_from_config(site_config):
@@ -179,9 +241,19 @@ def test_tag_without_letters(site_config):
     assert "no letters or digits" in error.message
 
 
-def test_title_without_letters_needs_a_slug(site_config):
-    [error] = problems(post_text(title="???"), site_config)
-    assert "empty slug" in error.message
+def test_a_title_without_letters_is_fine(site_config):
+    post = parse_post(source(post_text(title="???")), site_config)
+    assert post.slug == "a"
+
+
+@pytest.mark.parametrize("rel_path", ["content/posts/2016/2016-06-29-.md",
+                                      "content/posts/2016/___/index.md"])
+def test_a_file_name_without_letters_needs_a_slug(site_config, rel_path):
+    [error] = problems(post_text(), site_config, rel_path)
+    assert (error.path, error.line) == (rel_path, 1)
+    assert "gives an empty slug" in error.message and "add 'slug: some-words'" in error.message
+    post = parse_post(source(post_text(slug="drills"), rel_path), site_config)
+    assert post.url == "/2016/06/29/drills/"
 
 
 def test_bad_explicit_slug(site_config):

@@ -53,16 +53,67 @@
     }
   };
 
+  var DEFAULT_TIMEOUT_SECONDS = 10;
+
+  // Shows "Loading comments…" until the provider puts anything in the thread, and a
+  // way to try again when its script fails to load or nothing arrives in time.
+  function loadWatched(box, thread, status, load) {
+    var timer = null;
+    var seconds = parseFloat(box.dataset.timeout) || DEFAULT_TIMEOUT_SECONDS;
+    var observer = new MutationObserver(function () { settle(); });
+
+    function settle() {
+      clearTimeout(timer);
+      observer.disconnect();
+      status.replaceChildren();
+    }
+
+    // A thread that arrives after the timeout still replaces the message.
+    function fail() {
+      clearTimeout(timer);
+      var retry = document.createElement("button");
+      retry.type = "button";
+      retry.textContent = "Try again";
+      retry.addEventListener("click", start);
+      status.replaceChildren("Comments could not be loaded: the comment service is " +
+                             "blocked or not answering. ", retry);
+      status.classList.add("comments-failed");
+    }
+
+    function start() {
+      observer.disconnect();
+      thread.replaceChildren();
+      status.classList.remove("comments-failed");
+      status.textContent = "Loading comments\u2026";
+      load(box, thread);
+      var script = thread.querySelector("script");
+      if (script) {
+        script.addEventListener("error", function () { if (script.isConnected) { fail(); } });
+      }
+      observer.observe(thread, { childList: true, subtree: true });
+      timer = setTimeout(fail, seconds * 1000);
+    }
+
+    start();
+  }
+
   function setUp(box) {
     var summary = box.querySelector("summary");
     var thread = box.querySelector(".comments-thread");
+    var status = box.querySelector(".comments-status");
     var load = PROVIDERS[box.dataset.provider];
     var loaded = false;
+    if (!status && thread) {
+      status = document.createElement("p");
+      status.className = "comments-status";
+      status.setAttribute("role", "status");
+      thread.after(status);
+    }
     box.addEventListener("toggle", function () {
       summary.textContent = box.open ? "Hide comments" : "Show comments";
       if (box.open && !loaded && load && thread) {
         loaded = true;
-        load(box, thread);
+        loadWatched(box, thread, status, load);
       }
     });
   }
