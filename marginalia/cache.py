@@ -24,7 +24,7 @@ from .errors import ContentError
 from .model import Config, ContentFile, Page, Post, RelatedConfig, Source
 from .store import Store
 
-FORMAT = 14  # bump whenever parsing gives different output for the same input
+FORMAT = 15  # bump whenever parsing gives different output for the same input
 INDEX_PREFIX = "parsed "
 UNSETTLED = ""  # the signature stored for a file too fresh to be known by it
 
@@ -33,7 +33,7 @@ UNSETTLED = ""  # the signature stored for a file too fresh to be known by it
 POST_META = tuple(f.name for f in fields(Post) if f.name not in ("rel_path", "body", "digest"))
 PAGE_META = tuple(f.name for f in fields(Page) if f.name != "rel_path")
 DATE_FIELDS = frozenset({"date", "updated", "expires"})
-TUPLE_FIELDS = frozenset({"tags", "aliases"})
+TUPLE_FIELDS = frozenset({"tags", "aliases", "body_images"})
 # Where each kind of field sits in a post's row, to rebuild 10,000 posts quickly.
 _POST_DATES = tuple(POST_META.index(name) for name in ("date", "updated", "expires"))
 _POST_TUPLES = tuple(POST_META.index(name) for name in TUPLE_FIELDS)

@@ -9,6 +9,7 @@ from pathlib import Path
 from .assemble import hold_reason
 from .errors import BuildError, raise_if_any
 from .links import check_menu_links
+from .images import plan_images
 from .pipeline import (URLS_PREFIX, BuildOptions, load_site, moved_url_warnings,
                        published_urls, render_files, site_warnings)
 from .store import Store
@@ -31,6 +32,7 @@ def check_site(site_dir: Path, now: datetime, drafts: bool = False, quiet: bool 
         problems += moved_url_warnings(loaded.site, published_urls(loaded.site, now),
                                        state.blob(URLS_PREFIX + str(options.output_dir)))
         try:
+            plan_images(loaded.site, site_dir)  # reads each picture's header, makes nothing
             files = render_files(loaded.site, options)
         except BuildError as error:
             raise_if_any([*problems, error])

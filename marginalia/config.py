@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .engines import (COMMONMARK, COMMONMARK_HAS, ENGINES, PYTHON_MARKDOWN, SHIPPED_EXTENSIONS,
                       SMART_PUNCTUATION, extension_problem)
 from .errors import BuildError, ConfigError, did_you_mean, raise_if_any
-from .model import (CommentsConfig, Config, FeedConfig, Link, MarkdownConfig, RelatedConfig,
-                    SearchConfig, SectionConfig)
+from .model import (CommentsConfig, Config, FeedConfig, ImagesConfig, Link, MarkdownConfig,
+                    RelatedConfig, SearchConfig, SectionConfig)
 from .templates import DEFAULTS_DIR
 from .typography import DASH_CONVENTIONS, smarten_plain
 from .urls import slugify
@@ -46,6 +46,7 @@ TOP_LEVEL = {
     "typography": (dict, {}),
     "search": (dict, {}),
     "related": (dict, {}),
+    "images": (dict, {}),
     "unsafe_html": (bool, False),
     "iframe_hosts": (list, []),
     "favicon": (str, DEFAULT_FAVICON),
@@ -70,6 +71,8 @@ MARKDOWN_KEYS = {"engine": (str, PYTHON_MARKDOWN), "extensions": (list, list(DEF
 TYPOGRAPHY_KEYS = {"dashes": (str, "em")}
 SEARCH_KEYS = {"enabled": (bool, True)}
 RELATED_KEYS = {"count": (int, 3), "section_count": (int, 3)}
+IMAGES_KEYS = {"cards": (bool, True), "default_card": (str, "")}
+RASTER_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif")
 PERMALINK_FIELDS = ("year", "month", "day", "slug", "section")
 TYPE_NAMES = {str: "text", int: "a whole number", bool: "true or false",
               list: "a list", dict: "a table"}
@@ -110,6 +113,7 @@ def parse_config(text: str, site_dir: Path) -> Config:
     typography = checker.table(top["typography"], TYPOGRAPHY_KEYS, "typography")
     search = checker.table(top["search"], SEARCH_KEYS, "search")
     related = checker.table(top["related"], RELATED_KEYS, "related")
+    images = checker.table(top["images"], IMAGES_KEYS, "images")
     config = Config(
         site_dir=site_dir,
         title=top["title"] or "",
@@ -135,6 +139,9 @@ def parse_config(text: str, site_dir: Path) -> Config:
         search=SearchConfig(enabled=search["enabled"]),
         related=RelatedConfig(*(checker.not_negative(related[key], f"related.{key}")
                                 for key in RELATED_KEYS)),
+        images=ImagesConfig(cards=images["cards"],
+                            default_card=checker.default_card(images["default_card"],
+                                                              site_dir)),
         extra=top["extra"],
     )
     raise_if_any(checker.errors)
@@ -329,6 +336,23 @@ class _Checker:
             self.fail("favicon", f"favicon '{value}': no such file; put it there or "
                       "fix the path")
             return DEFAULT_FAVICON
+        return str(path)
+
+    def default_card(self, value: str, site_dir: Path) -> str:
+        """A raster image under content/, checked to exist; Pillow checks the rest."""
+        if not value:
+            return ""
+        path = PurePosixPath(value)
+        if (value.startswith("/") or len(path.parts) < 2 or path.parts[0] != "content"
+                or ".." in path.parts or not value.lower().endswith(RASTER_SUFFIXES)):
+            self.fail("images.default_card", f"images.default_card '{value}' must be a "
+                      "JPEG, PNG, WebP or GIF file under content/, such as "
+                      "content/images/card.png")
+            return ""
+        if not (site_dir / path).is_file():
+            self.fail("images.default_card", f"images.default_card '{value}': no such "
+                      "file; put it there or fix the path")
+            return ""
         return str(path)
 
     def dashes(self, value: str) -> str:

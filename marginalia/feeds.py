@@ -9,7 +9,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from .frontmatter import NOT_TEXT
-from .model import OutputFile, Post, Site
+from .model import ImageVariant, OutputFile, Post, Site
 from .urls import absolutize, prefix_root_relative, rewrite_urls
 
 if TYPE_CHECKING:
@@ -57,6 +57,13 @@ def feed_names(json_feed: bool) -> tuple[str, ...]:
 def permalink(site: Site, url: str) -> str:
     """Turn a site-relative URL into an absolute one under base_url."""
     return site.config.base_url + url.lstrip("/")
+
+
+def feed_image(site: Site, post: Post) -> ImageVariant | None:
+    """The lead image a feed item carries: its largest file in a format every reader
+    shows (JPEG or PNG), or None."""
+    images = site.images.get(post.rel_path)
+    return images.lead.largest if images is not None and images.lead else None
 
 
 def feed_html(site: Site, post: Post) -> str:
@@ -149,6 +156,9 @@ def render_rss(site: Site, spec: FeedSpec, posts: Sequence[Post],
         if post.author:
             entry.dc.dc_creator(feed_text(post.author))
         entry.category(feed_categories(post))
+        image = feed_image(site, post)
+        if image is not None:
+            entry.enclosure(permalink(site, image.url), str(image.size), image.mime)
     return generator.rss_str(pretty=True)
 
 
@@ -172,7 +182,25 @@ def render_atom(site: Site, spec: FeedSpec, posts: Sequence[Post],
         if site.config.feed.full_content:
             entry.content(bodies[post.rel_path], type="html")
         entry.category(feed_categories(post))
-    return generator.atom_str(pretty=True)
+    atom = generator.atom_str(pretty=True)
+    images = [feed_image(site, post) for post in posts]
+    return _with_atom_enclosures(site, atom, images) if any(images) else atom
+
+
+def _with_atom_enclosures(site: Site, atom: bytes,
+                          images: list[ImageVariant | None]) -> bytes:
+    """Add <link rel="enclosure"> to the entries with a lead image: feedgen writes an
+    entry's links without their rel."""
+    from lxml import etree
+
+    root = etree.fromstring(atom, etree.XMLParser(remove_blank_text=True))
+    namespace = "{http://www.w3.org/2005/Atom}"
+    for entry, image in zip(root.iter(f"{namespace}entry"), images):
+        if image is not None:
+            etree.SubElement(entry, f"{namespace}link", rel="enclosure",
+                             href=permalink(site, image.url), type=image.mime,
+                             length=str(image.size))
+    return etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8")
 
 
 def render_json_feed(site: Site, spec: FeedSpec, posts: Sequence[Post],
@@ -193,6 +221,9 @@ def render_json_feed(site: Site, spec: FeedSpec, posts: Sequence[Post],
         }
         if post.link:
             item["external_url"] = post.link
+        image = feed_image(site, post)
+        if image is not None:
+            item["image"] = permalink(site, image.url)
         if config.feed.full_content:
             item["content_html"] = bodies[post.rel_path]
         else:

@@ -83,11 +83,18 @@ class TrackedSite(dict):
         return super().items()
 
 
+def _with_images(digest: str, images: object) -> str:
+    """A post's digest, and its pictures': a new picture means new file names."""
+    return digest if images is None else _hash(f"{digest}|{images!r}")
+
+
 class Fingerprints:
     """Digests of posts and of the whole site, computed once per build."""
 
     def __init__(self, site: Site, static_parts: tuple):
-        self.posts = {id(p): p.digest or post_digest(p) for p in site.posts}
+        images = site.images
+        self.posts = {id(p): _with_images(p.digest or post_digest(p), images.get(p.rel_path))
+                      for p in site.posts}
         self.static = _hash(repr((__version__, static_parts)))
         self._site_content: str | None = None
         self._views: dict[int, list] = {}

@@ -55,6 +55,12 @@ class RelatedConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ImagesConfig:
+    cards: bool = True  # a generated 1200x630 share card for each post without an image
+    default_card: str = ""  # content/PATH: the share card of posts without an image
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     site_dir: Path
     title: str
@@ -78,6 +84,7 @@ class Config:
     dashes: str = "em"  # what "--" becomes: "em", or "en" with "---" the em dash
     search: SearchConfig = SearchConfig(enabled=True)
     related: RelatedConfig = RelatedConfig()
+    images: ImagesConfig = ImagesConfig()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -151,6 +158,11 @@ class Post:
     extra: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[tuple[str, int], ...] = ()  # (message, line) of what parsing noticed
     terms: str = ""  # the words the post is about, weighted: see related.post_terms
+    image: str = ""  # the lead image's rel_path ("content/posts/a/photo.jpg"), or ""
+    image_alt: str = ""
+    image_credit: str = ""
+    image_line: int = 0  # the file line of 'image:', for messages
+    body_images: tuple[str, ...] = ()  # the src of each local <img> in the body, as written
     digest: str = ""  # identifies the post's content: equal digests, equal posts
 
     @property
@@ -249,6 +261,50 @@ class Neighbours:
 
 
 @dataclass(frozen=True, slots=True)
+class ImageVariant:
+    """One derived image file: a width of a picture in one format, or a share card."""
+
+    url: str  # site-relative: /images/<hash>-960.webp
+    width: int
+    height: int
+    mime: str  # image/webp, image/jpeg, image/png
+    cache_name: str  # its file in the image cache, named by what made it
+    size: int = 0  # bytes, once made
+    # Where the file is, when this build made it: kept apart until the build succeeds.
+    made_at: str = field(default="", repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ResponsiveImage:
+    """A local raster image at several widths: WebP, and its own format as fallback."""
+
+    source: str  # rel_path of the original under content/
+    width: int
+    height: int
+    webp: tuple[ImageVariant, ...]  # narrowest first
+    fallback: tuple[ImageVariant, ...]  # narrowest first
+
+    @property
+    def largest(self) -> ImageVariant:
+        return self.fallback[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class PostImages:
+    """A post's pictures: its lead image, its share card, and the images of its body."""
+
+    lead: ResponsiveImage | None
+    card: ImageVariant | None  # 1200x630, for og:image
+    card_alt: str
+    body: tuple[tuple[str, ResponsiveImage], ...] = ()  # site URL in the body -> image
+
+    def variants(self) -> tuple[ImageVariant, ...]:
+        images = [image for _, image in self.body] + ([self.lead] if self.lead else [])
+        found = [v for image in images for v in (*image.webp, *image.fallback)]
+        return (*found, *([self.card] if self.card else []))
+
+
+@dataclass(frozen=True, slots=True)
 class Site:
     config: Config
     posts: tuple[Post, ...]  # published, newest first
@@ -263,6 +319,7 @@ class Site:
     oldest_date: datetime | None
     asset_urls: tuple[tuple[str, str], ...]  # content file rel_path -> URL
     related: dict[str, tuple[Post, ...]] = field(default_factory=dict)  # by rel_path, best first
+    images: dict[str, PostImages] = field(default_factory=dict)  # by post rel_path
 
     @property
     def copyright_years(self) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import posixpath
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -18,13 +20,15 @@ from .markup import render_markdown
 from .pool import worker_count, worker_pool
 from .related import post_terms
 from .model import Config, ContentFile, Page, Post, SectionConfig, SourceFile
-from .urls import format_permalink, has_relative_links, is_valid_slug, slugify
+from .urls import format_permalink, has_relative_links, is_valid_slug, slugify, url_scheme
 
 POST_FIELDS = ("title", "section", "date", "updated", "expires", "dek", "sources", "tags",
-               "author", "slug", "comments", "draft", "aliases", "link", "extra")
+               "author", "slug", "comments", "draft", "aliases", "link", "image", "image_alt",
+               "image_credit", "extra")
 PAGE_FIELDS = ("title", "description", "layout", "menu", "order", "url", "extra")
 MENUS = ("", "header", "footer")
 SITE_PATH = re.compile(r"/[A-Za-z0-9._~/-]*")
+IMG_SRC = re.compile(r"""<img\b[^>]*?\ssrc\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -147,6 +151,7 @@ def parse_post(source: SourceFile, config: Config) -> Post:
     draft = check.flag("draft", False)
     aliases = _aliases(check)
     link = check.http_url("link")
+    image, image_alt, image_credit = _lead_image(check, source.rel_path)
     extra = check.mapping("extra")
     if date and updated and updated < date:
         check.fail("updated", "'updated' is before 'date'; fix one of them")
@@ -172,6 +177,9 @@ def parse_post(source: SourceFile, config: Config) -> Post:
         relative_links=has_relative_links(body_html), aliases=aliases, link=link,
         extra=extra, warnings=tuple(warnings),
         terms=post_terms(title, dek, body_html) if config.related.count else "",
+        image=image, image_alt=image_alt, image_credit=image_credit,
+        image_line=matter.key_lines.get("image", 0) if image else 0,
+        body_images=local_image_sources(body_html),
         digest=source_key(source.rel_path, source.text))
 
 
@@ -200,6 +208,57 @@ def parse_page(source: SourceFile, config: Config) -> Page:
                 layout=layout, menu=menu, order=order, url=url, body_html=body_html,
                 relative_links=has_relative_links(body_html), extra=extra,
                 warnings=tuple(warnings))
+
+
+def _lead_image(check: FieldChecker, rel_path: str) -> tuple[str, str, str]:
+    """The lead image's rel_path under content/, its alt text and its credit."""
+    raw = check.text("image")
+    alt = check.text("image_alt")
+    credit = check.text("image_credit")
+    if not raw:
+        for key in ("image_alt", "image_credit"):
+            if check.data.get(key) is not None:
+                check.fail(key, f"'{key}' describes a lead image, but there is no 'image:'; "
+                           "add one or remove this field")
+        return "", "", ""
+    image = resolve_image_path(raw, rel_path)
+    if image is None:
+        check.fail("image", f"image '{raw}' must be a path to a file beside the post (such "
+                   "as photo.jpg in the post's folder) or under content/ (such as "
+                   "/images/photo.jpg), with no '..' leading out of content/")
+        return "", "", ""
+    if not alt:
+        check.fail("image", "'image' needs 'image_alt:' too: a short description of the "
+                   "picture for readers who cannot see it")
+    return image, alt, credit
+
+
+def resolve_image_path(raw: str, rel_path: str) -> str | None:
+    """Turn image: into a rel_path under content/: '/x' is content/x, 'content/x' is
+    itself, anything else is beside the post. None for a path that leaves content/."""
+    if url_scheme(raw) or raw.startswith("//") or "\\" in raw:
+        return None
+    if raw.startswith("/"):
+        joined = "content" + raw
+    elif raw.startswith("content/"):
+        joined = raw
+    else:
+        joined = posixpath.join(posixpath.dirname(rel_path), raw)
+    normal = posixpath.normpath(joined)
+    return normal if normal.startswith("content/") else None
+
+
+def local_image_sources(body_html: str) -> tuple[str, ...]:
+    """The src of every <img> in a body that may be a file of the site: no scheme, no
+    host. Kept with the parsed post, so that a rebuild never loads a body to look."""
+    if "<img" not in body_html:
+        return ()
+    found = []
+    for match in IMG_SRC.finditer(body_html):
+        src = html.unescape(match[1] if match[1] is not None else match[2]).strip()
+        if src and not url_scheme(src) and not src.startswith(("//", "#", "?")):
+            found.append(src)
+    return tuple(dict.fromkeys(found))
 
 
 def _find_section(check: FieldChecker, sections: tuple[SectionConfig, ...]):

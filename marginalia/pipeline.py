@@ -19,6 +19,8 @@ from .config import load_config
 from .discover import SourceTexts, discover_sources
 from .errors import BuildError, ContentError, DraftProblems, OutputError, raise_if_any
 from .feeds import feed_names
+from .images import (add_images, discard_made_images, image_outputs, keep_made_images,
+                     prune_image_cache, used_cache_names)
 from .incremental import RenderCache
 from .links import check_menu_links, find_broken_links
 from .model import OutputFile, Site
@@ -126,7 +128,7 @@ def render_files(site: Site, options: BuildOptions, cache: RenderCache | None = 
     env = _templates(options.site_dir, warm)
     assets = tuple(
         OutputFile(url.lstrip("/"), b"", rel_path, str(options.site_dir / rel_path))
-        for rel_path, url in site.asset_urls)
+        for rel_path, url in site.asset_urls) + image_outputs(site, options.site_dir)
     return render_site(site, env, theme, options.now, options.preview, assets, cache,
                        progress, sink)
 
@@ -259,8 +261,14 @@ def build_site(options: BuildOptions, progress: Progress | None = None,
         # so that unchanged files keep their mtime and the report says what changed.
         state = Store(options.site_dir)
         try:
+            made_images = None
             with collection_paused():
                 loaded = load_site(options, state, progress, warm=warm)
+            # Pictures are made (or found in their cache) before anything is written,
+            # so that a bad one leaves the output as it was.
+            site, made_images = add_images(loaded.site, options.site_dir, state,
+                                           read=not options.no_cache)
+            loaded = replace(loaded, site=site)
             # The site lives until the build ends: later collections need not walk it.
             gc.freeze()
             distrusted: set[str] = set()
@@ -278,8 +286,12 @@ def build_site(options: BuildOptions, progress: Progress | None = None,
                                           str(options.output_dir / changed.paths[0])) from None
                     state.discard_changes()
                     distrusted.update(changed.paths)
+            keep_made_images(made_images, options.site_dir)
+            prune_image_cache(options.site_dir, used_cache_names(loaded.site))
         finally:
             state.close()
+            if made_images is not None:
+                discard_made_images(made_images, options.site_dir)
     site = loaded.site
     counts = {
         "pages": sum(f.rel_path.endswith(".html") for f in files),

@@ -19,6 +19,7 @@ from .assemble import resolve_links_against
 from .discover import read_source_at
 from .errors import BuildError
 from .engines import prepare_converter
+from .images import ImagePlanner, SourceReader
 from .model import Post, Site
 from .parse import parse_source
 from .pipeline import BuildOptions
@@ -64,6 +65,7 @@ def render_edited_posts(last: LastBuild, rel_paths: Collection[str]) -> dict[str
             post = _read_again(last, rel_path)
             if post is None or _place(post) != _place(last.published[rel_path]):
                 return None
+            _plan_images(last, post)
             page = last.renderer.post_page(post)
             pages[page.rel_path] = page.content
     except BuildError:
@@ -77,6 +79,16 @@ def _read_again(last: LastBuild, rel_path: str) -> Post | None:
     if not isinstance(item, Post):
         return None
     return resolve_links_against(last.site, item)
+
+
+def _plan_images(last: LastBuild, post: Post) -> None:
+    """Give the edited post the pictures the full build will give it (a new title makes
+    a new card); the files themselves come with that build."""
+    planner = ImagePlanner(last.site, last.options.site_dir,
+                           SourceReader(last.options.site_dir, None))
+    images = planner.post_images(post)
+    if images != last.renderer.images.get(post.rel_path):
+        last.renderer.images = {**last.renderer.images, post.rel_path: images}
 
 
 def _place(post: Post) -> tuple:

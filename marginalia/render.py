@@ -16,6 +16,7 @@ from markupsafe import Markup
 from .config import CONFIG_NAME
 from .errors import BuildError, ConfigError, raise_if_any
 from .feeds import FeedSpec, feed_names, permalink, render_feed_files
+from .images import picture_html, responsive_body
 from .model import OutputFile, Page, Pager, Post, Site
 from .parse import Progress
 from .pool import Job, can_fork_workers, run_jobs
@@ -80,6 +81,7 @@ class Renderer:
         self.config = site.config
         self.to_site = prefix_root_relative(self.config.base_path)
         self.recorder = Recorder()
+        self.images = site.images  # by post rel_path; a quick render puts an edit's in
         self._section_views: dict[str, TrackedView] = {}
         self._latest: dict[str, tuple[Post, ...]] = {}  # by section name
         self.feed_bodies: dict[str, str] = {}
@@ -263,7 +265,28 @@ class Renderer:
             return None
 
     def body(self, item: Post | Page) -> Markup:
-        return Markup(rewrite_urls(item.body_html, self.to_site))
+        body_html = item.body_html
+        images = self.images.get(item.rel_path) if isinstance(item, Post) else None
+        if images is not None and images.body:
+            body_html = responsive_body(body_html, dict(images.body))
+        return Markup(rewrite_urls(body_html, self.to_site))
+
+    def lead_image(self, post: Post) -> Markup:
+        """The post's lead image under its headline, with its credit; or nothing."""
+        images = self.images.get(post.rel_path)
+        if images is None or images.lead is None:
+            return Markup("")
+        return Markup(rewrite_urls(picture_html(images.lead, post.image_alt, lead=True),
+                                   self.to_site))
+
+    def share_image(self, post: Post) -> dict[str, Any] | None:
+        """What og:image and twitter:image show: the post's 1200x630 card."""
+        images = self.images.get(post.rel_path)
+        if images is None or images.card is None:
+            return None
+        card = images.card
+        return {"url": self.absolute_url(card.url), "width": card.width,
+                "height": card.height, "type": card.mime, "alt": images.card_alt}
 
     def post_pages(self, name: str, posts: Sequence[Post]) -> list[OutputFile]:
         """Render a group of post pages; when none of them has changed, reuse them at once."""
@@ -335,6 +358,8 @@ class Renderer:
                          derived=lambda: {
                              "content": self.body(post),
                              "json_ld": self.article_data(post),
+                             "lead_image": self.lead_image(post),
+                             "share_image": self.share_image(post),
                              "show_comments": (post.comments and
                                                self.config.comments.provider != "none")})
 
@@ -363,6 +388,12 @@ class Renderer:
             "articleSection": post.section,
             "inLanguage": config.language,
         }
+        images = self.images.get(post.rel_path)
+        if images is not None and (images.lead or images.card):
+            shown = images.lead.largest if images.lead else images.card
+            assert shown is not None
+            data["image"] = {"@type": "ImageObject", "url": self.absolute_url(shown.url),
+                             "width": shown.width, "height": shown.height}
         if post.tags:
             data["keywords"] = list(post.tags)
         if post.sources:

@@ -733,7 +733,9 @@ def test_a_file_that_changed_gets_a_newer_mtime_even_when_reverted(model_site):
 # --- damaged caches and state -------------------------------------------------------------
 
 def state_files(site: Path) -> list[Path]:
-    return [p for p in (site / ".cache" / "marginalia").rglob("*") if p.is_file()]
+    """The state's files; the image cache beside it holds only derived pictures."""
+    return [p for p in (site / ".cache" / "marginalia").rglob("*")
+            if p.is_file() and "images" not in p.relative_to(site / ".cache").parts]
 
 
 def reshape(path: Path, value, blob_prefix: str = "") -> None:
