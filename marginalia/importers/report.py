@@ -15,7 +15,8 @@ NOTE_KINDS = {
     "kept-html": "files keep some HTML that has no Markdown equivalent",
     "shortcode": "shortcodes or template tags with no equivalent, kept as text",
     "remote-image": "images left at their old address (copy them to keep them)",
-    "featured-image": "featured images, which have no field yet (linked here)",
+    "featured-image": "featured images not among the uploads (give --uploads to make them "
+                      "lead images; linked here)",
     "old-url": "old addresses that cannot redirect",
     "old-link": "links to the old site that lead to nothing imported",
     "removed": "things removed from content",

@@ -18,6 +18,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from anyascii import anyascii
 
+from ..config import RASTER_SUFFIXES
+from ..images import ImageProblem, read_source_image
 from ..urls import slugify
 from .common import (Document, ImportContext, SourceSettings, claim_alias, iso_date,
                      is_reserved, make_slug, plain_text, post_path, relative_link,
@@ -552,10 +554,29 @@ def _post_fields(item: Item, plan: Plan, scan: Scan, rewrite: Rewriter,
     featured = scan.attachments.get(int(item.meta.get("_thumbnail_id", "0") or 0)
                                     if item.meta.get("_thumbnail_id", "").isdigit() else 0)
     if featured is not None:
-        extra["featured_image"] = rewrite(featured.url, "href")
-        ctx.report.note("featured-image", plan.rel_path, featured.url)
+        lead = _lead_image(featured, fields["title"], scan, rewrite, ctx)
+        if lead:
+            fields.update(lead)
+        else:
+            extra["featured_image"] = rewrite(featured.url, "href")
+            ctx.report.note("featured-image", plan.rel_path, featured.url)
     fields["extra"] = extra
     return fields
+
+
+def _lead_image(featured: Attachment, title: str, scan: Scan, rewrite: Rewriter,
+                ctx: ImportContext) -> dict[str, str]:
+    """The featured image as the post's lead image, when its file is among the uploads
+    and is a picture the build can use; else nothing."""
+    local = local_upload(featured.url, scan, ctx)
+    if local is None or not local.name.lower().endswith(RASTER_SUFFIXES):
+        return {}
+    try:
+        read_source_image(local, local.name)
+    except ImageProblem:
+        return {}
+    alt = plain_text(featured.alt) or plain_text(featured.title) or title
+    return {"image": rewrite(featured.url, "href"), "image_alt": alt}
 
 
 def _slug_of(plan: Plan) -> str:

@@ -397,3 +397,35 @@ def test_bad_arguments_are_usage_errors(tmp_path):
     code, _, err = cli("import", "wordpress", str(export), "--into", str(tmp_path / "full"))
     assert code == 2 and "no site.toml" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export.xml", "full"]
+
+
+THUMBNAIL = ("<wp:postmeta><wp:meta_key>_thumbnail_id</wp:meta_key>"
+             "<wp:meta_value><![CDATA[9]]></wp:meta_value></wp:postmeta>")
+
+
+def test_a_featured_image_among_the_uploads_becomes_the_lead_image(tmp_path):
+    from PIL import Image
+
+    uploads = tmp_path / "uploads"
+    (uploads / "2016/06").mkdir(parents=True)
+    Image.new("RGB", (1600, 900), (40, 90, 160)).save(uploads / "2016/06/port.jpg")
+    export = wxr(item(1, "Harbor", "<p>Ships.</p>", extra=THUMBNAIL)
+                 + attachment(9, 1, "2016/06/port.jpg")
+                 + item(2, "Elsewhere", "<p>No picture here.</p>", extra=THUMBNAIL.replace(
+                     "[9]", "[10]")) + attachment(10, 2, "2016/06/gone.jpg"))
+    code, out, err, site = import_export(tmp_path, export, "--uploads", str(uploads))
+    assert code == 0, err
+    harbor = front_matter(site / "content/posts/2016/harbor/index.md")
+    assert (harbor["image"], harbor["image_alt"]) == ("port.jpg", "port")
+    assert "featured_image" not in harbor["extra"]
+    # One whose file is not among the uploads stays a link in extra, and is reported.
+    elsewhere = front_matter(next(site.glob("content/posts/2016/elsewhere*")))
+    assert "image" not in elsewhere and elsewhere["extra"]["featured_image"].endswith("gone.jpg")
+    report = json.loads((site / "import-report.json").read_text(encoding="utf-8"))
+    assert [n["file"] for n in report["notes"]["featured-image"]] == [
+        str(next(site.glob("content/posts/2016/elsewhere*")).relative_to(site))]
+    built = build_in_process(site, now=NOW)
+    assert built.returncode == 0, built.stderr
+    doc = page(site / "output", "/2016/06/29/harbor/")
+    [lead] = doc.xpath("//picture//img[@loading='eager']")
+    assert lead.get("alt") == "port" and lead.get("srcset").endswith("1440w")
