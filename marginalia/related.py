@@ -313,6 +313,9 @@ def latest_in_section(section: Section, count: int) -> tuple[Post, ...]:
                                  key=lambda p: (-p.date.timestamp(), p.slug, p.url)))
 
 
-def section_posts(latest: tuple[Post, ...], post: Post, count: int) -> tuple[Post, ...]:
-    """What "More in this section" shows on a post's page: the latest others."""
-    return tuple(p for p in latest if p.rel_path != post.rel_path)[:count]
+def section_posts(latest: tuple[Post, ...], post: Post, count: int,
+                  related: tuple[Post, ...] = ()) -> tuple[Post, ...]:
+    """What "More in this section" shows on a post's page: the latest others that the
+    related list above it does not already show."""
+    shown = {p.rel_path for p in related} | {post.rel_path}
+    return tuple(p for p in latest if p.rel_path not in shown)[:count]

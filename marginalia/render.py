@@ -340,11 +340,13 @@ class Renderer:
     def further_reading(self, post: Post) -> tuple[tuple[Post, ...], tuple[Post, ...]]:
         """The posts listed under a post: related ones, and the latest of its section."""
         count = self.config.related.section_count
+        related = self.site.related.get(post.rel_path, ())
         if post.section not in self._latest:
             section = next(s for s in self.site.sections if s.name == post.section)
-            self._latest[post.section] = latest_in_section(section, count)
-        return (self.site.related.get(post.rel_path, ()),
-                section_posts(self._latest[post.section], post, count))
+            # Enough to list count after leaving out the post and those Related shows.
+            self._latest[post.section] = latest_in_section(
+                section, count + self.config.related.count if count else 0)
+        return related, section_posts(self._latest[post.section], post, count, related)
 
     def post_page(self, post: Post) -> OutputFile:
         neighbours = self.site.neighbours[post.rel_path]

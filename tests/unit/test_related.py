@@ -265,3 +265,16 @@ def test_section_posts_are_the_latest_others_by_date_then_slug(site_config, coun
     for slug in expected:
         shown = [p.slug for p in section_posts(latest, by_slug[slug], count)]
         assert shown == [s for s in expected if s != slug][:count]
+
+
+def test_section_posts_leave_out_what_related_already_lists(site_config):
+    posts = [make_post(slug, slug.title(), (), "<p>x</p>", day)
+             for slug, day in (("newest", 9), ("newer", 7), ("middle", 5), ("older", 3),
+                               ("oldest", 1))]
+    site = make_site(site_config, posts)
+    section = next(s for s in site.sections if s.name == "Trade Winds")
+    by_slug = {p.slug: p for p in site.posts}
+    latest = latest_in_section(section, 2 + 1)
+    related = (by_slug["newer"],)
+    shown = section_posts(latest, by_slug["oldest"], 2, related)
+    assert [p.slug for p in shown] == ["newest", "middle"]
