@@ -301,8 +301,9 @@ SIGNATURE = b"pagefind_dcd"
 def make_reproducible(bundle: Path) -> None:
     """Make Pagefind's index depend on the pages alone.
 
-    Pagefind numbers pages in the order its threads finish reading them, and
-    writes filters in hash-map order. So pages are numbered again in the order
+    Pagefind numbers pages in the order it comes upon them, which depends on the
+    file system (two builds of the same pages were seen to differ), and writes
+    filters in hash-map order. So pages are numbered again in the order
     of their fragments' hashes (which come from their content), and filters and
     sorts are put in order. A bundle this does not fully understand is left as it is.
     """

@@ -1,5 +1,5 @@
 """The search index depends on the pages alone: Pagefind's page numbering (the order
-its threads finished) and hash-map order are undone by make_reproducible."""
+it came upon them) and hash-map order are undone by make_reproducible."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def files(bundle: Path) -> dict[str, bytes]:
 
 def renumber_as_pagefind_might(bundle: Path, seed: int) -> None:
     """Give the pages other numbers, consistently everywhere, as another run of
-    Pagefind whose threads finished in another order would."""
+    Pagefind that came upon them in another order would."""
     entry_json = (bundle / "pagefind-entry.json").read_text("utf-8")
     [meta_path] = bundle.glob("pagefind.*.pf_meta")
     meta = _read_packed(meta_path)
