@@ -63,6 +63,9 @@ FONT_REGULAR, FONT_BOLD = "DejaVuSans.ttf", "DejaVuSans-Bold.ttf"
 PARALLEL_WORK = 40
 
 
+NO_SUCH_FILE = "no such file; put the picture there or fix the path"
+
+
 class ImageProblem(Exception):
     """A file that cannot be used as an image; the message says why."""
 
@@ -265,7 +268,7 @@ def read_source_image(path: Path, rel_path: str) -> SourceImage:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise ImageProblem("no such file; put the picture there or fix the path") from None
+        raise ImageProblem(NO_SUCH_FILE) from None
     except OSError as exc:
         raise ImageProblem(f"cannot read it ({exc.strerror})") from None
     return identify_image(data, rel_path, str(path))
@@ -328,8 +331,7 @@ class SourceReader:
         try:
             info = os.stat(path)
         except FileNotFoundError:
-            raise ImageProblem("no such file; put the picture there or fix the path"
-                               ) from None
+            raise ImageProblem(NO_SUCH_FILE) from None
         settled = max(info.st_mtime_ns, info.st_ctime_ns) < time.time_ns() - SETTLE_NS
         signature = signature_of(info) if settled else ""
         entry = self.known.get(rel_path)
@@ -484,48 +486,52 @@ def add_images(site: Site, site_dir: Path, state: Store | None = None,
     known = state.blob(FILES_BLOB) if state is not None and read else None
     known = known if isinstance(known, dict) else {}
 
+    records: dict[str, list[int]] = {}  # cache name -> [size, mtime_ns]
+
     def is_cached(name: str) -> bool:
         """Trust a cached file only as it was made: one damaged since is made again."""
         try:
             info = os.stat(cache_dir / name)
         except OSError:
             return False
-        return known.get(name) == [info.st_size, info.st_mtime_ns]
+        found = [info.st_size, info.st_mtime_ns]
+        if known.get(name) != found:
+            return False
+        records[name] = found
+        return True
 
     made_dir = derive_missing(derivations, is_cached, site_dir / MADE_DIR_PARENT)
     reader.save()
-    # Moving a made file into the cache keeps its size and mtime: record them now.
-    records = {}
+    made: set[str] = set()
     for derivation in derivations:
         for name, _ in derivation.outputs:
-            made = made_dir / name if made_dir is not None else None
-            info = os.stat(made if made is not None and made.is_file() else cache_dir / name)
-            records[name] = [info.st_size, info.st_mtime_ns]
+            if name not in records:  # not cached, so this build made it
+                assert made_dir is not None
+                # Moving it into the cache keeps its size and mtime: record them now.
+                info = os.stat(made_dir / name)
+                records[name] = [info.st_size, info.st_mtime_ns]
+                made.add(name)
     if state is not None and records != known:
         state.put_blob(FILES_BLOB, records)
 
-    def located(variant: ImageVariant) -> ImageVariant:
-        if made_dir is not None and (made_dir / variant.cache_name).is_file():
-            return replace(variant, made_at=str(made_dir / variant.cache_name))
-        return variant
+    def located(variant: ImageVariant, sized: bool = False) -> ImageVariant:
+        """Note where the file is, when this build made it, and its size if asked."""
+        name = variant.cache_name
+        return replace(variant, made_at=str(made_dir / name) if name in made else "",
+                       size=records[name][0] if sized else variant.size)
 
-    return replace(site, images={path: _located(found, located, cache_dir)
+    return replace(site, images={path: _located(found, located)
                                  for path, found in images.items()}), made_dir
 
 
-def _located(images: PostImages, located: Callable[[ImageVariant], ImageVariant],
-             cache_dir: Path) -> PostImages:
-    """Note where each file is, and the size of the lead image's largest, which feed
-    enclosures give."""
-    def sized(variant: ImageVariant) -> ImageVariant:
-        variant = located(variant)
-        path = variant.made_at or cache_dir / variant.cache_name
-        return replace(variant, size=os.stat(path).st_size)
-
+def _located(images: PostImages, located: Callable[..., ImageVariant]) -> PostImages:
+    """Every variant of a post's pictures located, the lead image's largest sized too,
+    which feed enclosures give."""
     lead = images.lead
     if lead is not None:
         lead = replace(lead, webp=tuple(map(located, lead.webp)),
-                       fallback=(*map(located, lead.fallback[:-1]), sized(lead.fallback[-1])))
+                       fallback=(*map(located, lead.fallback[:-1]),
+                                 located(lead.fallback[-1], sized=True)))
     body = tuple((url, replace(image, webp=tuple(map(located, image.webp)),
                                fallback=tuple(map(located, image.fallback))))
                  for url, image in images.body)
