@@ -4,8 +4,10 @@
     python bench/generate.py --posts 1000 --out DIR --engine marginalia|pelican|hugo
 
 The same seed gives the same posts, byte for byte, for every engine: only the
-file layout, front-matter syntax and configuration differ. All text is made
-up here from small word lists; nothing is read from the network or from disk.
+file layout, front-matter syntax and configuration differ. The engine
+marginalia-commonmark is the Marginalia site with `engine = "commonmark"` in its
+site.toml: the same files otherwise. All text is made up here from small word
+lists; nothing is read from the network or from disk.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ import random
 import re
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-ENGINES = ("marginalia", "pelican", "hugo")
+# Each Marginalia variant and the Markdown engine its site.toml names.
+MARGINALIA_MARKDOWN = {"marginalia": "python-markdown", "marginalia-commonmark": "commonmark"}
+ENGINES = (*MARGINALIA_MARKDOWN, "pelican", "hugo")
 SEED = 20240917
 POSTS_PER_PAGE = 10
 FEED_ITEMS = 20
@@ -153,6 +157,12 @@ TITLE_SMALL_WORDS = {"a", "an", "the", "and", "of", "on", "for", "to", "in", "at
                      "with", "about", "from"}
 EDIT_SENTENCE = "An editor's note was added here for the rebuild benchmark, number {n}."
 EDIT_MARKER = "rebuild benchmark, number {n}"
+# The post that the add-a-post rebuild writes: mid-corpus, so the listings it joins
+# exist at every size. The sentence numbers each run, so a page left from an earlier
+# run does not pass for this one's.
+ADDED_POST_DATE = datetime(2020, 6, 1, 9, 30, tzinfo=timezone(timedelta(hours=-4)))
+ADDED_SENTENCE = "This post was added for the rebuild benchmark, run {n}."
+ADDED_MARKER = "added for the rebuild benchmark, run {n}"
 
 
 @dataclass(frozen=True)
@@ -281,23 +291,42 @@ def generate_posts(count: int, seed: int = SEED) -> list[GeneratedPost]:
         hours = rng.choice((-8, -7, -5, -4, -4, -4, -5, 0, 1, 2, 9))
         tz = timezone(timedelta(hours=hours))
         date = (start + timedelta(minutes=offset)).astimezone(tz).replace(second=0)
-        title = make_title(rng)
-        base = slugify(title)
-        seen_slugs[base] = seen_slugs.get(base, 0) + 1
-        slug = base if seen_slugs[base] == 1 else f"{base}-{seen_slugs[base]}"
-        section = rng.choices(SECTIONS, weights=SECTION_WEIGHTS)[0]
-        dek = sentence(rng)
-        outlets = rng.sample(OUTLETS, rng.randint(1, 2))
-        sources = tuple((name, f"https://{domain}/{date:%Y/%m}/{slug[:40]}/")
-                        for name, domain in outlets)
-        tags: list[str] = []
-        for tag in rng.choices(shuffled_tags, weights=tag_weights, k=rng.randint(2, 5)):
-            if tag not in tags:
-                tags.append(tag)
-        body = make_body(rng, dek, outlets[0][0])
-        posts.append(GeneratedPost(title, slug, section, date, dek, sources, tuple(tags),
-                                   rng.choice(AUTHORS), body))
+        posts.append(make_post(rng, date, seen_slugs, shuffled_tags, tag_weights))
     return posts
+
+
+def make_post(rng: random.Random, date: datetime, seen_slugs: dict[str, int],
+              tag_order: list[str], tag_weights: list[float]) -> GeneratedPost:
+    """Make one post dated date, with a slug not yet in seen_slugs (which it updates)."""
+    title = make_title(rng)
+    base = slugify(title)
+    seen_slugs[base] = seen_slugs.get(base, 0) + 1
+    slug = base if seen_slugs[base] == 1 else f"{base}-{seen_slugs[base]}"
+    section = rng.choices(SECTIONS, weights=SECTION_WEIGHTS)[0]
+    dek = sentence(rng)
+    outlets = rng.sample(OUTLETS, rng.randint(1, 2))
+    sources = tuple((name, f"https://{domain}/{date:%Y/%m}/{slug[:40]}/")
+                    for name, domain in outlets)
+    tags: list[str] = []
+    for tag in rng.choices(tag_order, weights=tag_weights, k=rng.randint(2, 5)):
+        if tag not in tags:
+            tags.append(tag)
+    body = make_body(rng, dek, outlets[0][0])
+    return GeneratedPost(title, slug, section, date, dek, sources, tuple(tags),
+                         rng.choice(AUTHORS), body)
+
+
+def added_post(n: int, seed: int = SEED) -> GeneratedPost:
+    """Make the post the add-a-post rebuild writes in its run n: the same at every size.
+
+    Its slug starts with 'added-', which no generated title does, so it is new in
+    every corpus. Its tags are drawn evenly from all of them, so in a small corpus
+    one may be new, in every engine alike.
+    """
+    rng = random.Random(seed + 1)
+    post = make_post(rng, ADDED_POST_DATE, {}, list(TAGS), [1.0] * len(TAGS))
+    return replace(post, slug=f"added-{post.slug}",
+                   body=post.body + "\n" + ADDED_SENTENCE.format(n=n) + "\n")
 
 
 # --- writers -----------------------------------------------------------------------
@@ -305,6 +334,10 @@ def generate_posts(count: int, seed: int = SEED) -> list[GeneratedPost]:
 def yaml_str(text: str) -> str:
     """Quote a string for YAML (JSON strings are valid YAML flow scalars)."""
     return json.dumps(text, ensure_ascii=False)
+
+
+def is_marginalia(engine: str) -> bool:
+    return engine in MARGINALIA_MARKDOWN
 
 
 def post_rel_path(engine: str, post: GeneratedPost) -> str:
@@ -315,7 +348,7 @@ def post_rel_path(engine: str, post: GeneratedPost) -> str:
 
 def yaml_front_matter(post: GeneratedPost, engine: str) -> str:
     lines = ["---", f"title: {yaml_str(post.title)}"]
-    if engine == "marginalia":
+    if is_marginalia(engine):
         lines.append(f"section: {yaml_str(post.section[0])}")
     # Titles repeat in a big corpus; an explicit slug keeps every permalink unique.
     lines.append(f"slug: {post.slug}")
@@ -351,7 +384,7 @@ def render_post(engine: str, post: GeneratedPost) -> str:
     return head + post.body
 
 
-def marginalia_config() -> str:
+def marginalia_config(markdown_engine: str = "python-markdown") -> str:
     lines = [
         "# Generated by bench/generate.py: a benchmark corpus, not a real site.",
         f'title = "{SITE_TITLE}"', f'description = "{SITE_DESCRIPTION}"',
@@ -367,6 +400,8 @@ def marginalia_config() -> str:
               "[feed]", f"items = {FEED_ITEMS}", "full_content = true", "",
               "# The peers draw no share cards; a drawn card costs about 9 ms (README).",
               "[images]", "cards = false", ""]
+    if markdown_engine != "python-markdown":
+        lines += ["[markdown]", f'engine = "{markdown_engine}"', ""]
     return "\n".join(lines)
 
 
@@ -387,36 +422,38 @@ STATIC_PATHS = []
 # Article pages at the same permalinks as Marginalia's.
 ARTICLE_URL = "{{date:%Y}}/{{date:%m}}/{{date:%d}}/{{slug}}/"
 ARTICLE_SAVE_AS = ARTICLE_URL + "index.html"
-# Paginated section (= category) pages and a paginated home page.
+# Paginated section (= category) and tag pages, a tag index and a paginated home page.
 CATEGORY_URL = "section/{{slug}}/"
 CATEGORY_SAVE_AS = CATEGORY_URL + "index.html"
+TAG_URL = "tags/{{slug}}/"
+TAG_SAVE_AS = TAG_URL + "index.html"
+TAGS_URL = "tags/"
+TAGS_SAVE_AS = TAGS_URL + "index.html"
 DEFAULT_PAGINATION = {per_page}
-PAGINATED_TEMPLATES = {{"index": None, "category": None}}
+PAGINATED_TEMPLATES = {{"index": None, "category": None, "tag": None}}
 PAGINATION_PATTERNS = (
     (1, "{{url}}", "{{save_as}}"),
     (2, "{{base_name}}/page/{{number}}/", "{{base_name}}/page/{{number}}/index.html"),
 )
-# No tag, author, archive or list pages: the peers render only what is compared.
-DIRECT_TEMPLATES = ["index"]
-TAG_SAVE_AS = ""
-TAG_URL = ""
+# No author, archive or category-list pages, which the comparison leaves out.
+DIRECT_TEMPLATES = ["index", "tags"]
 AUTHOR_SAVE_AS = ""
 AUTHOR_URL = ""
 ARCHIVES_SAVE_AS = ""
 AUTHORS_SAVE_AS = ""
 CATEGORIES_SAVE_AS = ""
-TAGS_SAVE_AS = ""
 PAGE_SAVE_AS = ""
 DRAFT_SAVE_AS = ""
 
-# One full-content RSS feed of the newest {feed_items} posts.
+# Full-content RSS feeds of the newest {feed_items} posts: the site's, each section's
+# and each tag's, where Marginalia writes them.
 FEED_DOMAIN = SITEURL
 FEED_ALL_RSS = "feed.xml"
 FEED_ALL_ATOM = None
 CATEGORY_FEED_ATOM = None
-CATEGORY_FEED_RSS = None
+CATEGORY_FEED_RSS = "section/{{slug}}/feed.xml"
 TAG_FEED_ATOM = None
-TAG_FEED_RSS = None
+TAG_FEED_RSS = "tags/{{slug}}/feed.xml"
 AUTHOR_FEED_ATOM = None
 AUTHOR_FEED_RSS = None
 TRANSLATION_FEED_ATOM = None
@@ -455,13 +492,17 @@ def hugo_config() -> str:
         "# Generated by bench/generate.py: Hugo settings comparable to the Marginalia corpus.",
         f'baseURL = "{BASE_URL}"', 'locale = "en-us"', f'title = "{SITE_TITLE}"',
         'timeZone = "America/New_York"',
-        # No tag or category pages, no sitemap, robots.txt or 404: only what is compared.
-        'disableKinds = ["taxonomy", "term", "sitemap", "robotsTXT", "404"]',
+        # No sitemap, robots.txt or 404, which the comparison leaves out.
+        'disableKinds = ["sitemap", "robotsTXT", "404"]',
         "enableRobotsTXT = false", "",
         "[params]", f'description = "{SITE_DESCRIPTION}"', "",
-        "[pagination]", f"pagerSize = {POSTS_PER_PAGE}", "",
+        # No /page/1/ redirect pages, which Marginalia does not write either.
+        "[pagination]", f"pagerSize = {POSTS_PER_PAGE}", "disableAliases = true", "",
         "[services.rss]", f"limit = {FEED_ITEMS}", "",
-        "[outputs]", 'home = ["html", "rss"]', 'section = ["html"]', 'page = ["html"]', "",
+        # Tags only: sections are the categories here, as in Marginalia.
+        "[taxonomies]", 'tag = "tags"', "",
+        "[outputs]", 'home = ["html", "rss"]', 'section = ["html", "rss"]',
+        'taxonomy = ["html"]', 'term = ["html", "rss"]', 'page = ["html"]', "",
         "[markup.goldmark.extensions]", "typographer = true", "",
         "[permalinks.page]",
     ]
@@ -478,7 +519,7 @@ HUGO_LAYOUTS = {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{ block "title" . }}{{ .Title }} | {{ site.Title }}{{ end }}</title>
 <link rel="canonical" href="{{ .Permalink }}">
-{{ with site.Home.OutputFormats.Get "rss" }}<link rel="alternate" type="application/rss+xml" href="{{ .Permalink }}">{{ end }}
+{{ with or (.OutputFormats.Get "rss") (site.Home.OutputFormats.Get "rss") }}<link rel="alternate" type="application/rss+xml" href="{{ .Permalink }}">{{ end }}
 </head>
 <body>
 <header><a href="{{ site.Home.RelPermalink }}">{{ site.Title }}</a>
@@ -526,6 +567,22 @@ HUGO_LAYOUTS = {
 {{ partial "pager.html" $pager }}
 {{ end }}
 """,
+    "taxonomy.html": """\
+{{ define "main" }}
+<h1>Tags</h1>
+<ul class="tag-index">
+{{ range .Data.Terms.Alphabetical }}<li><a href="{{ .Page.RelPermalink }}">{{ .Page.LinkTitle }}</a> ({{ .Count }})</li>
+{{ end }}</ul>
+{{ end }}
+""",
+    "term.html": """\
+{{ define "main" }}
+<h1>{{ .Title }}</h1>
+{{ $pager := .Paginate .RegularPages }}
+{{ range $pager.Pages }}{{ partial "summary.html" . }}{{ end }}
+{{ partial "pager.html" $pager }}
+{{ end }}
+""",
     "page.html": """\
 {{ define "main" }}
 <article class="post">
@@ -539,7 +596,7 @@ HUGO_LAYOUTS = {
   <aside class="sources"><h2>Sources</h2><ul>
   {{ range .Params.sources }}<li><a href="{{ .url }}">{{ .name }}</a></li>{{ end }}
   </ul></aside>
-  <ul class="tags">{{ range .Params.tags }}<li>{{ . }}</li>{{ end }}</ul>
+  <ul class="tags">{{ range .GetTerms "tags" }}<li><a href="{{ .RelPermalink }}">{{ .LinkTitle }}</a></li>{{ end }}</ul>
   <nav class="post-neighbours">
   {{ with .PrevInSection }}<a rel="prev" href="{{ .RelPermalink }}">{{ .Title }}</a>{{ end }}
   {{ with .NextInSection }}<a rel="next" href="{{ .RelPermalink }}">{{ .Title }}</a>{{ end }}
@@ -547,16 +604,17 @@ HUGO_LAYOUTS = {
 </article>
 {{ end }}
 """,
-    # Hugo's built-in RSS template carries summaries only; this one carries full content.
-    "home.rss.xml": """\
+    # Hugo's built-in RSS template carries summaries only; this one carries full
+    # content, for the home page, each section and each tag.
+    "rss.xml": """\
 {{- printf "<?xml version=\\"1.0\\" encoding=\\"utf-8\\"?>" | safeHTML }}
 <rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/">
 <channel>
-<title>{{ site.Title }}</title>
+<title>{{ if .IsHome }}{{ site.Title }}{{ else }}{{ .Title }} | {{ site.Title }}{{ end }}</title>
 <link>{{ .Permalink }}</link>
-<description>{{ site.Params.description }}</description>
+<description>{{ or .Params.description site.Params.description }}</description>
 <language>en-US</language>
-{{- $pages := first site.Config.Services.RSS.Limit site.RegularPages }}
+{{- $pages := first site.Config.Services.RSS.Limit (cond .IsHome site.RegularPages .RegularPages) }}
 {{- with $pages }}<lastBuildDate>{{ (index . 0).Date.Format "Mon, 02 Jan 2006 15:04:05 -0700" }}</lastBuildDate>{{ end }}
 {{- range $pages }}
 <item>
@@ -579,8 +637,8 @@ HUGO_LAYOUTS = {
 def site_files(engine: str, posts: list[GeneratedPost]) -> dict[str, str]:
     """Return every file of the site for engine, keyed by '/'-separated path."""
     files: dict[str, str] = {}
-    if engine == "marginalia":
-        files["site.toml"] = marginalia_config()
+    if is_marginalia(engine):
+        files["site.toml"] = marginalia_config(MARGINALIA_MARKDOWN[engine])
     elif engine == "pelican":
         files["pelicanconf.py"] = pelican_config()
     elif engine == "hugo":
@@ -610,6 +668,14 @@ def write_site(engine: str, count: int, out_dir: Path, seed: int = SEED) -> list
             made_dirs.add(path.parent)
         path.write_text(text, encoding="utf-8")
     return [out_dir / post_rel_path(engine, post) for post in posts]
+
+
+def write_post(engine: str, site_dir: Path, post: GeneratedPost) -> Path:
+    """Write one more post into a generated site, in engine's format; return its path."""
+    path = site_dir / post_rel_path(engine, post)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_post(engine, post), encoding="utf-8")
+    return path
 
 
 def edit_post(path: Path, n: int) -> None:
