@@ -31,6 +31,7 @@ PARALLEL_POSTS = 200
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 _shared: tuple[Sequence[Job], RenderCache | None] | None = None  # what forked workers see
+_split_work: Callable[[int, int], Any] | None = None  # the same, for split_among_workers
 
 
 def can_fork_workers(posts: int) -> bool:
@@ -67,6 +68,27 @@ def run_jobs(jobs: Sequence[Job], cache: RenderCache | None,
     finally:
         _shared = None
         gc.unfreeze()
+
+
+def split_among_workers(work: Callable[[int, int], list], total: int) -> list:
+    """Run work(start, stop) over consecutive parts of range(total), one part per forked
+    worker, which sees everything this process holds; return the parts' lists joined.
+    The caller checks can_fork_workers first."""
+    global _split_work
+    workers = worker_count()
+    bounds = [total * part // workers for part in range(workers + 1)]
+    _split_work = work
+    try:
+        with worker_pool(workers) as pool:
+            return [item for part in pool.map(_work_on_part, bounds[:-1], bounds[1:])
+                    for item in part]
+    finally:
+        _split_work = None
+
+
+def _work_on_part(start: int, stop: int) -> list:
+    assert _split_work is not None, "workers must be forked by split_among_workers"
+    return _split_work(start, stop)
 
 
 def worker_pool(workers: int | None = None):

@@ -35,6 +35,7 @@ from typing import TypeGuard
 
 from . import __version__
 from .model import Post, Section, Site
+from .pool import can_fork_workers, split_among_workers
 from .store import Store
 
 RELATED_FORMAT = 1  # bump whenever the same input gives other lists
@@ -54,6 +55,7 @@ DECAY_DAYS = 365  # the part of a score that decays halves every this many days 
 DECAY_FLOOR = 0.6  # the part that never decays
 MIN_SCORE = 0.1  # at 10,000 posts, what one shared tag on a fifth of them gives
 TIE = 1e-9  # scores closer than this are equal
+PARALLEL_ENTRIES = 3000  # below this, starting workers costs more than they save
 SECONDS_PER_DAY = 86400
 
 QUOTED = re.compile(r"<(/?)(?:blockquote|figcaption)\b[^>]*>", re.IGNORECASE)
@@ -146,24 +148,40 @@ def find_related(entries: Sequence[Entry], count: int) -> list[tuple[int, ...]]:
     ties go to the newer post, then to the smaller URL."""
     if count < 1 or len(entries) < 2:
         return [() for _ in entries]
-    reach = _word_reach(entries)
-    tag_bonus, timeline, places = _tag_index(entries)
-    halves = [entry.timestamp / (DECAY_DAYS * SECONDS_PER_DAY) for entry in entries]
-    order = [(-entry.timestamp, entry.url) for entry in entries]  # the tie rule
-    related = []
-    for index, entry in enumerate(entries):
+    scores = _Scores(entries)
+
+    def related_to(start: int, stop: int) -> list[tuple[int, ...]]:
+        return [scores.most_related(index, count) for index in range(start, stop)]
+
+    if len(entries) >= PARALLEL_ENTRIES and can_fork_workers(len(entries)):
+        return split_among_workers(related_to, len(entries))
+    return related_to(0, len(entries))
+
+
+class _Scores:
+    """What every entry's scores are computed from."""
+
+    def __init__(self, entries: Sequence[Entry]):
+        self.tags = [entry.tags for entry in entries]
+        self.reach = _word_reach(entries)
+        self.tag_bonus, self.timeline, self.places = _tag_index(entries)
+        self.halves = [entry.timestamp / (DECAY_DAYS * SECONDS_PER_DAY) for entry in entries]
+        self.order = [(-entry.timestamp, entry.url) for entry in entries]  # the tie rule
+
+    def most_related(self, index: int, count: int) -> tuple[int, ...]:
+        """The indexes of up to count entries most related to the one at index."""
         scores: dict[int, float] = {}
         add = scores.get
-        for weight, posting in reach[index]:
+        for weight, posting in self.reach[index]:
             for other_weight, other in posting:
                 scores[other] = add(other, 0.0) + weight * other_weight
-        for tag in entry.tags:
-            bonus, place, posts = tag_bonus[tag], places[index][tag], timeline[tag]
+        for tag in self.tags[index]:
+            bonus, place, posts = self.tag_bonus[tag], self.places[index][tag], self.timeline[tag]
             for other in posts[max(0, place - TAG_WINDOW):place + TAG_WINDOW + 1]:
                 scores[other] = add(other, 0.0) + bonus
         scores.pop(index, None)
         best: list[tuple[float, float, str, int]] = []  # (-score, -timestamp, url, index)
-        floor, half = MIN_SCORE, halves[index]
+        floor, half, halves = MIN_SCORE, self.halves[index], self.halves
         # Decay only lowers a score: stop at the first that cannot reach the last kept.
         for other, score in sorted(scores.items(), key=itemgetter(1), reverse=True):
             if score < floor - TIE:
@@ -172,12 +190,11 @@ def find_related(entries: Sequence[Entry], count: int) -> list[tuple[int, ...]]:
             # Rounded, so that scores equal but for float noise tie and the tie rule decides.
             score = round(score * decay, 9)
             if score >= floor:
-                insort(best, (-score, *order[other], other))
+                insort(best, (-score, *self.order[other], other))
                 if len(best) >= count:
                     del best[count:]
                     floor = -best[-1][0]
-        related.append(tuple(item[3] for item in best))
-    return related
+        return tuple(item[3] for item in best)
 
 
 def _word_reach(entries: Sequence[Entry]) -> list[list[tuple[float, list]]]:

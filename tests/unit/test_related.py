@@ -278,3 +278,22 @@ def test_section_posts_leave_out_what_related_already_lists(site_config):
     related = (by_slug["newer"],)
     shown = section_posts(latest, by_slug["oldest"], 2, related)
     assert [p.slug for p in shown] == ["newest", "middle"]
+
+
+def test_lists_split_among_workers_equal_the_lists_made_in_one_process(monkeypatch):
+    vocabulary = [f"{a}{b}" for a in ("tariff", "harbor", "budget", "court", "grid")
+                  for b in ("", "levy", "vote", "ruling", "fund", "deal", "plan")]
+    entries = []
+    for index in range(400):
+        words = {vocabulary[(index * step) % len(vocabulary)]: 1 + (index + step) % 5
+                 for step in (1, 3, 7, 11, 13)}
+        entries.append(Entry(" ".join(sorted(f"{w}:{n}" for w, n in words.items())),
+                             (f"tag-{index % 9}", f"tag-{index % 4}"),
+                             START.timestamp() + index * 3600 * (index % 7 + 1),
+                             f"/p/{index}/"))
+    monkeypatch.setattr(related, "PARALLEL_ENTRIES", 10 ** 9)
+    alone = find_related(entries, 5)
+    monkeypatch.setattr(related, "PARALLEL_ENTRIES", 100)
+    monkeypatch.setattr(related, "can_fork_workers", lambda posts: True)
+    assert find_related(entries, 5) == alone
+    assert sum(map(len, alone)) > 3 * len(entries)  # the lists are not all empty
