@@ -20,7 +20,7 @@ from .images import picture_html, responsive_body
 from .model import OutputFile, Page, Pager, Post, Site
 from .parse import Progress
 from .pool import Job, can_fork_workers, run_jobs
-from .templates import compile_layouts, render_template
+from .templates import compile_layouts, render_template, summary_renderer
 from .search import SEARCH_URL
 from .related import latest_in_section, section_posts
 from .theme import Theme
@@ -150,6 +150,7 @@ class Renderer:
             "author_url": self.author_url,
             "post_status": self.post_status,
             "tag_url": self.tag_url,
+            "summary": summary_renderer(self.env),
         }
 
     def favicon_url(self) -> str:

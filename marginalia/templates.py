@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from .errors import TemplateError
 
@@ -13,6 +15,7 @@ from .errors import TemplateError
 # name take their place one by one.
 DEFAULTS_DIR = Path(__file__).resolve().parent / "defaults"
 LAYOUTS_DIR = "layouts"
+SUMMARY_LAYOUT = "partials/summary.html"
 
 
 def layout_dirs(site_dir: Path) -> list[Path]:
@@ -47,6 +50,38 @@ def compile_layouts(env: jinja2.Environment) -> None:
             env.get_template(name)
         except jinja2.TemplateError:
             continue
+
+
+def summary_renderer(env: jinja2.Environment) -> Callable[..., Markup]:
+    """Make summary(item), which listings call for each post: partials/summary.html
+    with the page's variables and item.
+
+    The engine's own summary depends only on the post and on the section whose page
+    lists it, so it is rendered once a build for each pair, not on every listing page
+    that shows the post; a site's own is rendered at every call.
+    """
+    memo: dict[tuple[int, str | None], Markup] = {}
+    own_layout: list[bool] = []  # whether the site has its own, once known
+
+    @jinja2.pass_context
+    def summary(context: jinja2.runtime.Context, item: Any) -> Markup:
+        template = env.get_template(SUMMARY_LAYOUT)
+        if not own_layout:
+            own_layout.append(not _is_default_layout(template))
+        if own_layout[0]:
+            return Markup(template.render({**context.get_all(), "item": item}))
+        key = (id(item), getattr(context.get("section"), "name", None))
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = Markup(template.render({**context.get_all(), "item": item}))
+        return found
+
+    return summary
+
+
+def _is_default_layout(template: jinja2.Template) -> bool:
+    return template.filename is not None and Path(template.filename).resolve().is_relative_to(
+        DEFAULTS_DIR / LAYOUTS_DIR)
 
 
 def render_template(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:

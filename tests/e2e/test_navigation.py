@@ -203,3 +203,19 @@ def test_missing_favicon_stops_the_build_at_its_line(make_blog):
     line = config.splitlines().index('favicon = "theme/nothing.png"') + 1
     assert f"site.toml:{line}:" in result.stderr and "theme/nothing.png" in result.stderr
     assert not (site / "output").exists()
+
+
+def test_a_sites_own_summary_sees_each_listing_pages_variables(tmp_path):
+    """The engine's summary is rendered once per post and section; a site's own may use
+    anything its listing page has, so it is rendered on every page that shows the post."""
+    summary = ('<article class="summary"><h2>{{ item.title }}</h2>'
+               '<p class="shown-on">{{ page_url }} {{ pager.number }}</p></article>\n')
+    site = write_site(tmp_path, {**news_site(), "layouts/partials/summary.html": summary})
+    result = build_in_process(site)
+    assert result.returncode == 0, result.stderr
+    for url in ("/", "/page/2/", "/north-korea-fallout/", "/north-korea-fallout/page/2/",
+                "/tags/korea/", "/tags/korea/page/2/", "/authors/ann-writer/"):
+        shown = parse(output_file(site / "output", url)).xpath(
+            "//p[@class='shown-on']/text()")
+        number = url.rstrip("/").rpartition("/")[2] if "/page/" in url else "1"
+        assert shown and set(shown) == {f"{url} {number}"}, url
