@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import time
 
 import lxml.etree
@@ -349,3 +351,15 @@ def test_the_lead_in_marker_keeps_a_paragraph_and_never_shows(marker):
     assert tree.xpath("figure") == []
     assert [(p.text_content(), p.get("class")) for p in tree.xpath("p")] == [("Reuters:", None)]
     assert "{" not in html and "lead-in" not in html
+
+
+def test_task_boxes_come_out_the_same_in_every_process():
+    """The sanitiser adds a box's forced attributes in an order of its own choosing
+    in each process; a build's bytes must not depend on which process parsed a post."""
+    probe = ("from marginalia.markup import sanitize_html; print(sanitize_html("
+             "'<ul><li><input type=\"checkbox\" checked> done</li><li><input> open</li></ul>'"
+             ", ()))")
+    outputs = {subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                              check=True).stdout for _ in range(8)}
+    assert outputs == {'<ul><li><input checked="" type="checkbox" disabled=""> done</li>'
+                       '<li><input type="checkbox" disabled=""> open</li></ul>\n'}
