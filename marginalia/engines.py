@@ -14,6 +14,7 @@ from typing import Any
 
 from .errors import did_you_mean
 from .habits import read_as_commonmark
+from .inline import try_patterns_only_where_they_can_match
 from .model import MarkdownConfig
 
 PYTHON_MARKDOWN = "python-markdown"
@@ -102,6 +103,7 @@ def _python_markdown(markdown: MarkdownConfig) -> Any:
             extensions=[_extension(name, markdown.extension_configs) for name in names],
             output_format="html")
         read_as_commonmark(converter)
+        try_patterns_only_where_they_can_match(converter)
         _converters[key] = converter
     return _converters[key]
 

@@ -304,8 +304,8 @@ def _closes(marker: str, line: str, container: int = 0) -> bool:
 def _html_block(stripped: str) -> tuple[re.Pattern, re.Pattern | None] | None:
     """The kind of HTML block this line starts, from HTML_BLOCKS, or None; a tag
     marked markdown="1" is left to the md_in_html extension."""
-    if MARKDOWN_INSIDE.search(stripped):
-        return None
+    if not stripped.startswith("<") or MARKDOWN_INSIDE.search(stripped):
+        return None  # every kind starts with '<': no need to search a paragraph line
     return next((kind for kind in HTML_BLOCKS if kind[0].match(stripped)), None)
 
 

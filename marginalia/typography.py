@@ -66,9 +66,9 @@ def smarten_text(text: str, before: str = " ", dashes: str = "em") -> str:
     """Curl the quotes and set dashes and ellipses in a run of plain text."""
     double_dash = "\u2014" if dashes == "em" else "\u2013"
     text = text.replace("---", "\u2014").replace("--", double_dash).replace("...", "\u2026")
-    text = DECADE.sub("\u2019", text)
     if "'" not in text and '"' not in text:
         return text
+    text = DECADE.sub("\u2019", text)
 
     def curl(match: re.Match) -> str:
         start = match.start()
