@@ -121,7 +121,7 @@ def load_site(options: BuildOptions, state: Store, progress: Progress | None = N
 
 def render_files(site: Site, options: BuildOptions, cache: RenderCache | None = None,
                  progress: Progress | None = None,
-                 sink: Callable[[OutputFile], OutputFile] | None = None,
+                 writer: StagedOutput | None = None,
                  warm: WarmState | None = None) -> tuple[OutputFile, ...]:
     """Render every page, feed and copied file of an assembled site."""
     theme = collect_theme(options.site_dir)
@@ -130,7 +130,7 @@ def render_files(site: Site, options: BuildOptions, cache: RenderCache | None = 
         OutputFile(url.lstrip("/"), b"", rel_path, str(options.site_dir / rel_path))
         for rel_path, url in site.asset_urls) + image_outputs(site, options.site_dir)
     return render_site(site, env, theme, options.now, options.preview, assets, cache,
-                       progress, sink)
+                       progress, writer)
 
 
 def _templates(site_dir: Path, warm: WarmState | None) -> jinja2.Environment:
@@ -156,7 +156,7 @@ def _render_and_write(site: Site, loaded: LoadedSite, options: BuildOptions, sta
                                read=not options.no_cache)
     # Pages are written to the staging tree as they are rendered, never all held.
     with StagedOutput(options.output_dir, state, live) as staged:
-        files = render_files(site, options, render_cache, progress, staged.place, warm)
+        files = render_files(site, options, render_cache, progress, staged, warm)
         raise_if_any(check_menu_links(site.config, files))
         urls_name = URLS_PREFIX + str(options.output_dir)
         before, urls = state.blob(urls_name), published_urls(site, options.now)

@@ -22,15 +22,17 @@ from typing import Any
 from .errors import BuildError
 from .incremental import RenderCache
 from .model import OutputFile
+from .write import Staged
 
 Job = tuple[Callable[..., Any], tuple, dict]
-Outcome = list[OutputFile] | BuildError
+Outcome = list[OutputFile] | list[Staged] | BuildError
 
 # Below this many posts, starting workers costs more than they save.
 PARALLEL_POSTS = 200
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
-_shared: tuple[Sequence[Job], RenderCache | None] | None = None  # what forked workers see
+_shared: tuple[Sequence[Job], RenderCache | None,
+               Callable[[OutputFile], Staged] | None] | None = None  # what forked workers see
 _split_work: Callable[[int, int], Any] | None = None  # the same, for split_among_workers
 
 
@@ -47,14 +49,16 @@ def can_fork_workers(posts: int) -> bool:
             and "fork" in multiprocessing.get_all_start_methods())
 
 
-def run_jobs(jobs: Sequence[Job], cache: RenderCache | None,
-             parallel: bool) -> Iterator[Outcome]:
-    """Yield each job's pages, or its error, in order."""
+def run_jobs(jobs: Sequence[Job], cache: RenderCache | None, parallel: bool,
+             stage: Callable[[OutputFile], Staged] | None = None) -> Iterator[Outcome]:
+    """Yield each job's pages, or its error, in order. Forked workers put the pages
+    they make in the staging tree with stage, when given, and send back what was done
+    rather than the pages' bytes."""
     if not parallel:
         yield from map(_run, jobs)
         return
     global _shared
-    _shared = (jobs, cache)
+    _shared = (jobs, cache, stage)
     # Keep the workers' garbage collector off the shared site: walking it would touch,
     # and so copy, every page of it in each worker.
     gc.freeze()
@@ -64,7 +68,7 @@ def run_jobs(jobs: Sequence[Job], cache: RenderCache | None,
                 if cache is not None:
                     cache.merge(_with_shared_links(records))
                 yield outcome if isinstance(outcome, BuildError) else [
-                    replace(f, links=_interned(f.links)) for f in outcome]
+                    _with_interned_links(made) for made in outcome]
     finally:
         _shared = None
         gc.unfreeze()
@@ -120,9 +124,13 @@ def _watch_parent(parent: int) -> None:
     os._exit(1)
 
 
-def _interned(links: tuple[str, ...] | None) -> tuple[str, ...] | None:
+def _with_interned_links(made: OutputFile | Staged) -> OutputFile | Staged:
     # Unpickled, every page would hold its own copy of links shared by thousands.
-    return tuple(map(sys.intern, links)) if links else links
+    output = made.output if isinstance(made, Staged) else made
+    if not output.links:
+        return made
+    output = replace(output, links=tuple(map(sys.intern, output.links)))
+    return replace(made, output=output) if isinstance(made, Staged) else output
 
 
 def _with_shared_links(records: dict | None) -> dict | None:
@@ -147,8 +155,13 @@ def _run(job: Job) -> Outcome:
 
 def _run_in_worker(index: int) -> tuple[Outcome, dict | None]:
     assert _shared is not None, "render workers must be forked by run_jobs"
-    jobs, cache = _shared
+    jobs, cache, stage = _shared
     if cache is not None:
         cache.start_recording()
     outcome = _run(jobs[index])
+    if stage is not None and not isinstance(outcome, BuildError):
+        try:
+            outcome = [stage(made) for made in outcome]
+        except BuildError as error:
+            outcome = error
     return outcome, cache.take_records() if cache is not None else None

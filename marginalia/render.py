@@ -30,6 +30,7 @@ from .incremental import (Fingerprints, Recorder, RenderCache, TrackedSite, Trac
 from .sitefiles import (check_collisions, render_headers, render_redirects, render_robots,
                         render_sitemap)
 from .urls import collect_urls, output_path, prefix_root_relative, rewrite_urls, slugify
+from .write import Staged, StagedOutput
 
 
 # Post pages are checked for changes about this many at a time before one by one.
@@ -449,14 +450,15 @@ def render_site(site: Site, env: jinja2.Environment, theme: Theme, now: datetime
                 preview: bool = False, copied: Sequence[OutputFile] = (),
                 cache: RenderCache | None = None,
                 progress: Progress | None = None,
-                sink: Callable[[OutputFile], OutputFile] | None = None) -> tuple[OutputFile, ...]:
+                writer: StagedOutput | None = None) -> tuple[OutputFile, ...]:
     """Render every output file of the site and check that no two share a path.
 
-    Each file goes to sink as soon as it is made, when one is given, and what sink
-    returns (the file without its bytes, once written) is kept instead.
+    Each file goes to the writer as soon as it is made, when one is given, and the
+    file without its bytes, once written, is kept instead. Forked render workers
+    write the pages they make themselves, through the same writer.
     """
     renderer = Renderer(site, env, theme, now, preview, cache)
-    files = _Collected(sink)
+    files = _Collected(writer)
     files.extend([*theme.files, *copied])
     errors: list[BuildError] = []
     jobs = page_jobs(site, renderer) + feed_jobs(site, renderer)
@@ -464,7 +466,8 @@ def render_site(site: Site, env: jinja2.Environment, theme: Theme, now: datetime
     if parallel:
         _load_bodies(site.posts)
         compile_layouts(env)
-    for done, outcome in enumerate(run_jobs(jobs, cache, parallel), start=1):
+    stage = writer.stage if writer is not None else None
+    for done, outcome in enumerate(run_jobs(jobs, cache, parallel, stage), start=1):
         if isinstance(outcome, BuildError):
             errors.append(outcome)
         else:
@@ -483,14 +486,18 @@ def render_site(site: Site, env: jinja2.Environment, theme: Theme, now: datetime
 
 
 class _Collected(list):
-    """The files made so far, each passed through the sink as it is added."""
+    """The files made so far, each passed to the writer as it is added."""
 
-    def __init__(self, sink: Callable[[OutputFile], OutputFile] | None):
+    def __init__(self, writer: StagedOutput | None):
         super().__init__()
-        self.sink = sink
+        self.writer = writer
 
-    def append(self, output: OutputFile) -> None:
-        super().append(self.sink(output) if self.sink else output)
+    def append(self, made: OutputFile | Staged) -> None:
+        if isinstance(made, Staged):  # already written by a worker: only noted here
+            assert self.writer is not None
+            super().append(self.writer.record(made))
+        else:
+            super().append(self.writer.place(made) if self.writer else made)
 
     def extend(self, outputs) -> None:
         for output in outputs:

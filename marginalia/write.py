@@ -63,6 +63,17 @@ def check_output_dir(output_dir: Path, site_dir: Path, force: bool = False) -> N
 
 
 @dataclass(frozen=True, slots=True)
+class Staged:
+    """What putting one file in the staging tree did."""
+
+    output: OutputFile  # without its bytes
+    digest: str
+    entry: list | None  # its manifest entry; None when it was neither there nor given
+    folder: str | None  # the staging folder written or linked into
+    problem: OSError | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class WriteSummary:
     added: tuple[str, ...]
     changed: tuple[str, ...]
@@ -135,34 +146,53 @@ class StagedOutput:
     def place(self, output: OutputFile) -> OutputFile:
         """Put one file in the staging tree; return it without its bytes, which are
         on disk now, but with their digest."""
+        return self.record(self.stage(output))
+
+    def stage(self, output: OutputFile) -> Staged:
+        """Put one file in the staging tree and say what was done, without noting it in
+        the build's record: a forked render worker stages the pages it makes, and the
+        build records them as they come back."""
         rel_path = output.rel_path
         check_rel_path(rel_path)
         digest = output.digest or content_digest(output)
         in_staging, in_live = self.staged.files.get(rel_path), self.live.get(rel_path)
-        if in_live and in_live[0] != digest:
-            self.changed.append(rel_path)
+        entry, folder, problem = None, None, None
         # Unchanged bytes keep the live file's mtime and changed bytes always get a fresh
         # one, so mtime-based sync tools upload exactly the changes.
         try:
             if (in_staging and in_staging[0] == digest and in_staging == in_live
                     and _matches(f"{self.staging_dir}/{rel_path}", in_staging)):
-                self.manifest[rel_path] = in_staging
+                entry = in_staging
             elif (in_live and in_live[0] == digest
                   and _matches(f"{self.live_dir}/{rel_path}", in_live)):
-                self.manifest[rel_path] = _link_file(rel_path, in_live, self.resolve,
-                                                     self.output_dir, self.folders)
+                entry, folder = _link_file(rel_path, in_live, self.resolve,
+                                           self.output_dir, self.folders)
             elif output.content or not output.digest or output.copy_from:
-                self.manifest[rel_path] = _write_file(output, digest, self.resolve,
-                                                      self.folders)
-            else:
-                self.missing.append(rel_path)
-        except (IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
+                entry, folder = _write_file(output, digest, self.resolve, self.folders)
+        except OSError as exc:
+            problem = exc
+        kept = replace(output, content=b"", digest=digest) if output.content else output
+        return Staged(kept, digest, entry, folder, problem)
+
+    def record(self, staged: Staged) -> OutputFile:
+        """Note a staged file in the build's record; return it without its bytes."""
+        rel_path = staged.output.rel_path
+        in_live = self.live.get(rel_path)
+        if in_live and in_live[0] != staged.digest:
+            self.changed.append(rel_path)
+        if isinstance(staged.problem, (IsADirectoryError, NotADirectoryError, FileExistsError)):
             # One file would need another to be a folder: the collision check, which
             # needs every file first, reports it with both sources.
-            self.conflicts.append(exc)
-        except OSError as exc:
-            self._fail(exc, output)
-        return replace(output, content=b"", digest=digest) if output.content else output
+            self.conflicts.append(staged.problem)
+        elif staged.problem is not None:
+            self._fail(staged.problem, staged.output)
+        elif staged.entry is None:
+            self.missing.append(rel_path)
+        else:
+            self.manifest[rel_path] = staged.entry
+            if staged.folder is not None:
+                self.folders.add(staged.folder)
+        return staged.output
 
     def finish(self) -> WriteSummary:
         """Remove what the new site no longer has, record the tree, commit the site's
@@ -330,9 +360,10 @@ class ReusedFilesChanged(Exception):
 
 
 def _link_file(rel_path: str, live: list, resolve: TargetResolver, output_dir: Path,
-               folders: set[str]) -> list:
+               folders: set[str]) -> tuple[list, str]:
     """Link a live file into the staging tree; its manifest entry is the live one, whose
-    size and mtime were just checked, since a link is the same file."""
+    size and mtime were just checked, since a link is the same file. Return the entry
+    and the folder linked into."""
     target = _target(rel_path, resolve, folders)
     source = f"{output_dir}/{rel_path}"
     try:
@@ -340,21 +371,22 @@ def _link_file(rel_path: str, live: list, resolve: TargetResolver, output_dir: P
     except FileExistsError:
         if not os.path.samestat(os.lstat(source), os.lstat(target)):
             _replace(target, lambda temporary: os.link(source, temporary))
-    return list(live)
+    return list(live), target.rpartition("/")[0]
 
 
 def _write_file(output: OutputFile, digest: str, resolve: TargetResolver,
-                folders: set[str]) -> list:
-    """Write or copy one file into the staging tree; return its manifest entry."""
+                folders: set[str]) -> tuple[list, str]:
+    """Write or copy one file into the staging tree; return its manifest entry and the
+    folder written to."""
     target = _target(output.rel_path, resolve, folders)
     if output.copy_from:
         _replace(target, lambda temporary: _copy_new(output.copy_from, temporary))
-        return _entry(target, digest)
-    try:
-        _write_new(target, output.content)  # a file the tree lacks is made in place
-    except FileExistsError:
-        _replace(target, lambda temporary: _write_new(temporary, output.content))
-    return _entry(target, digest)
+    else:
+        try:
+            _write_new(target, output.content)  # a file the tree lacks is made in place
+        except FileExistsError:
+            _replace(target, lambda temporary: _write_new(temporary, output.content))
+    return _entry(target, digest), target.rpartition("/")[0]
 
 
 def _write_new(path: str, content: bytes) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import shutil
 import threading
 
@@ -10,6 +11,7 @@ import pytest
 from marginalia.templates import DEFAULTS_DIR
 
 import marginalia.pool
+import marginalia.write
 from conftest import PROJECT_DIR, build_in_process, post_text, tree_snapshot
 
 NOW = "2030-01-01T00:00:00Z"
@@ -45,9 +47,9 @@ def forked_workers(monkeypatch) -> list[int]:
     calls = []
     real = marginalia.pool.run_jobs
 
-    def counted(jobs, cache, parallel):
+    def counted(jobs, cache, parallel, stage=None):
         calls.append(parallel)
-        return real(jobs, cache, parallel)
+        return real(jobs, cache, parallel, stage)
     monkeypatch.setattr("marginalia.render.run_jobs", counted)
     return calls
 
@@ -101,3 +103,28 @@ def test_what_workers_rendered_is_reused_by_the_next_build(big_blog, monkeypatch
     assert "0 changed" in again.stdout
     reused = int(again.stdout.split(" files reused without rendering")[0].split()[-1])
     assert reused >= POSTS + POSTS // 2
+
+
+def test_a_write_failing_in_a_worker_fails_the_build_and_leaves_the_site_as_it_was(
+        big_blog, monkeypatch):
+    """Workers write the pages they render; a page they cannot write is reported by
+    the source that makes it, as in one process, and nothing of the build is kept."""
+    calls = forked_workers(monkeypatch)
+    build(big_blog)
+    before = tree_snapshot(big_blog / "output")
+    (big_blog / "layouts").mkdir()
+    (big_blog / "layouts" / "base.html").write_text(
+        (DEFAULTS_DIR / "layouts" / "base.html").read_text().replace("<body>", "<body class=x>"))
+    real = marginalia.write._write_new
+
+    def disk_full_at_one_post(path, content):
+        if "/p017/" in path:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, content)
+    monkeypatch.setattr(marginalia.write, "_write_new", disk_full_at_one_post)
+    result = build_in_process(big_blog, now=NOW)
+    assert calls == [True, True]
+    assert result.returncode != 0
+    assert "the disk is full" in result.stderr and "p017.md" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert tree_snapshot(big_blog / "output") == before
