@@ -187,7 +187,8 @@ def _plan(source: Source, ctx: ImportContext) -> None:
     for entry in source.entries:
         if entry.kind == "post":
             if entry.date is None:
-                entry.date = ctx.now
+                # The day alone, so that importing again the same day writes the same file.
+                entry.date = ctx.now.replace(hour=0, minute=0, second=0, microsecond=0)
                 ctx.report.note("changed", entry.source, "had no date: dated the import's "
                                 "day; set the real one")
             entry.section = ctx.use_section(entry.section or ctx.default_section,
