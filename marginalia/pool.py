@@ -15,8 +15,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from .errors import BuildError
@@ -31,9 +32,7 @@ Outcome = list[OutputFile] | list[Staged] | BuildError
 PARALLEL_POSTS = 200
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
-_shared: tuple[Sequence[Job], RenderCache | None,
-               Callable[[OutputFile], Staged] | None] | None = None  # what forked workers see
-_split_work: Callable[[int, int], Any] | None = None  # the same, for split_among_workers
+_forked_call: Callable[..., Any] | None = None  # what forked workers run, set before they fork
 
 
 def can_fork_workers(posts: int) -> bool:
@@ -57,42 +56,45 @@ def run_jobs(jobs: Sequence[Job], cache: RenderCache | None, parallel: bool,
     if not parallel:
         yield from map(_run, jobs)
         return
-    global _shared
-    _shared = (jobs, cache, stage)
     # Keep the workers' garbage collector off the shared site: walking it would touch,
     # and so copy, every page of it in each worker.
     gc.freeze()
     try:
-        with worker_pool() as pool:
-            for outcome, records in pool.map(_run_in_worker, range(len(jobs))):
-                if cache is not None:
-                    cache.merge(_with_shared_links(records))
-                yield outcome if isinstance(outcome, BuildError) else [
-                    _with_interned_links(made) for made in outcome]
+        for outcome, records in map_in_forked_workers(
+                partial(_run_in_worker, jobs, cache, stage), range(len(jobs))):
+            if cache is not None:
+                cache.merge(_with_shared_links(records))
+            yield outcome if isinstance(outcome, BuildError) else [
+                _with_interned_links(made) for made in outcome]
     finally:
-        _shared = None
         gc.unfreeze()
 
 
 def split_among_workers(work: Callable[[int, int], list], total: int) -> list:
     """Run work(start, stop) over consecutive parts of range(total), one part per forked
-    worker, which sees everything this process holds; return the parts' lists joined.
-    The caller checks can_fork_workers first."""
-    global _split_work
+    worker; return the parts' lists joined. The caller checks can_fork_workers first."""
     workers = worker_count()
     bounds = [total * part // workers for part in range(workers + 1)]
-    _split_work = work
+    return [item for part in map_in_forked_workers(work, bounds[:-1], bounds[1:], workers=workers)
+            for item in part]
+
+
+def map_in_forked_workers(function: Callable[..., Any], *iterables: Iterable,
+                          workers: int | None = None) -> Iterator[Any]:
+    """Yield function over the iterables, in order, computed by forked workers, which
+    see everything this process holds: function and what it reads are never pickled."""
+    global _forked_call
+    _forked_call = function
     try:
         with worker_pool(workers) as pool:
-            return [item for part in pool.map(_work_on_part, bounds[:-1], bounds[1:])
-                    for item in part]
+            yield from pool.map(_call_forked, *iterables)
     finally:
-        _split_work = None
+        _forked_call = None
 
 
-def _work_on_part(start: int, stop: int) -> list:
-    assert _split_work is not None, "workers must be forked by split_among_workers"
-    return _split_work(start, stop)
+def _call_forked(*args: Any) -> Any:
+    assert _forked_call is not None, "workers must be forked by map_in_forked_workers"
+    return _forked_call(*args)
 
 
 def worker_pool(workers: int | None = None):
@@ -153,9 +155,9 @@ def _run(job: Job) -> Outcome:
     return made if isinstance(made, list) else [made]
 
 
-def _run_in_worker(index: int) -> tuple[Outcome, dict | None]:
-    assert _shared is not None, "render workers must be forked by run_jobs"
-    jobs, cache, stage = _shared
+def _run_in_worker(jobs: Sequence[Job], cache: RenderCache | None,
+                   stage: Callable[[OutputFile], Staged] | None,
+                   index: int) -> tuple[Outcome, dict | None]:
     if cache is not None:
         cache.start_recording()
     outcome = _run(jobs[index])
